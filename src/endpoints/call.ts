@@ -1,0 +1,85 @@
+/**
+ * The lifetime of one engine call across its attempts: the caller's signal, the overall
+ * deadline, and the attempt currently in flight (which either ends).
+ */
+import { EtcdError } from "../errors.js";
+
+/** How a call ended early, when it did. */
+export type CallEnd = { readonly kind: "aborted"; readonly reason: unknown } | { readonly kind: "deadline"; readonly ms: number };
+
+/** Tracks a call's signal and deadline, and aborts its current attempt when either fires. */
+export class CallScope {
+  private end: CallEnd | undefined;
+  /** The controller of the attempt in flight, if one is. */
+  current: AbortController | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly signal: AbortSignal | undefined;
+  private wake: (() => void) | undefined;
+  private readonly onAbort = (): void => {
+    this.finish({ kind: "aborted", reason: this.signal?.reason });
+  };
+
+  /** Starts the deadline timer and listens to the caller's signal. */
+  constructor(signal: AbortSignal | undefined, timeoutMs: number) {
+    this.signal = signal;
+    if (signal?.aborted) {
+      this.end = { kind: "aborted", reason: signal.reason };
+      return;
+    }
+    signal?.addEventListener("abort", this.onAbort, { once: true });
+    if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
+      this.timer = setTimeout(() => {
+        this.finish({ kind: "deadline", ms: timeoutMs });
+      }, timeoutMs);
+    }
+  }
+
+  private finish(end: CallEnd): void {
+    if (this.end !== undefined) return;
+    this.end = end;
+    this.current?.abort(endError(end, false, "", []));
+    this.wake?.();
+  }
+
+  /** Waits `ms`, returning early when the call ends. */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
+
+  /** How the call ended early, or undefined while it runs (a method, so callers re-read it after awaits). */
+  ended(): CallEnd | undefined {
+    return this.end;
+  }
+
+  /** Releases the timer and the signal listener. */
+  dispose(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.signal?.removeEventListener("abort", this.onAbort);
+  }
+}
+
+/**
+ * The error a call ends with when the caller aborted (the signal's reason, unchanged) or the
+ * deadline passed (TIMEOUT, or OUTCOME_UNKNOWN when an unrepeatable request was in flight).
+ */
+export function endError(end: CallEnd, inFlightUnsafe: boolean, name: string, errors: readonly EtcdError[]): unknown {
+  if (end.kind === "aborted") return end.reason;
+  const timeout = new EtcdError("TIMEOUT", `${name || "request"} timed out after ${end.ms} ms`, {
+    delivery: "pending",
+    errors,
+  });
+  if (!inFlightUnsafe) return timeout;
+  return new EtcdError("OUTCOME_UNKNOWN", `${name} timed out after ${end.ms} ms; it may or may not have been applied`, {
+    delivery: "pending",
+    errors,
+    cause: timeout,
+  });
+}

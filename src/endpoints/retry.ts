@@ -1,0 +1,52 @@
+/**
+ * The retry policy: go-etcd's CheckRetry hook, and the default that replaces its fixed sleeps.
+ */
+import { canRetry, type EtcdError, type Repeat } from "../errors.js";
+import { DEFAULTS } from "../options.js";
+
+/** What a retry policy sees after a failed attempt. */
+export interface RetryContext {
+  /** How many attempts this call has made so far (1 after the first failure). */
+  readonly attempt: number;
+  /** The member the failed attempt went to. */
+  readonly endpoint: string;
+  /** Why it failed. */
+  readonly error: EtcdError;
+  /** The raw reply, when one arrived (an HTTP status, headers and body for v2). */
+  readonly response: unknown;
+  /** How many members the client knows. */
+  readonly members: number;
+  /** How safely the operation can be sent again (see `Repeat`). */
+  readonly repeat: Repeat;
+  /** `canRetry(error, repeat)`: false when re-sending could apply the operation twice. */
+  readonly safe: boolean;
+}
+
+/** A retry policy's answer: try again after `delay` ms, or give up. */
+export type RetryDecision = { readonly retry: true; readonly delay: number } | { readonly retry: false };
+
+/** Decides whether a failed attempt is retried (go-etcd's `CheckRetry`). */
+export type CheckRetry = (context: RetryContext) => RetryDecision;
+
+/**
+ * The default policy: retry what is safe, up to 2 × members attempts. The first pass over the
+ * members is immediate (a dead member should cost nothing), then exponential backoff with jitter.
+ */
+export const defaultCheckRetry: CheckRetry = (context) => {
+  if (!context.safe) return { retry: false };
+  if (context.attempt >= 2 * context.members) return { retry: false };
+  return { retry: true, delay: backoffDelay(context.attempt, context.members) };
+};
+
+/** The delay before attempt `attempt + 1`: zero during the first pass, then capped exponential with jitter. */
+export function backoffDelay(attempt: number, members: number, random: () => number = Math.random): number {
+  const beyond = attempt - members;
+  if (beyond < 0) return 0;
+  const ceiling = Math.min(DEFAULTS.backoffCap, DEFAULTS.backoffBase * 2 ** beyond);
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+/** Builds the context the policy sees. */
+export function retryContext(attempt: number, endpoint: string, error: EtcdError, members: number, repeat: Repeat): RetryContext {
+  return { attempt, endpoint, error, response: error.response, members, repeat, safe: canRetry(error, repeat) };
+}

@@ -1,0 +1,173 @@
+/**
+ * Every failure etcd-ts reports is an `EtcdError` with a stable string `code`.
+ *
+ * This file is also the one place that decides whether a failed request may be sent again
+ * (`canRetry`): the endpoint engine, the default retry policy and the docs all read it.
+ */
+
+/** Stable error codes; callers switch on these, never on message text. */
+export type EtcdErrorCode =
+  // v2 key-space errors sent by the server (see codec/v2-errors.ts for the table).
+  | "KEY_NOT_FOUND"
+  | "COMPARE_FAILED"
+  | "NOT_A_FILE"
+  | "NOT_A_DIRECTORY"
+  | "NODE_EXISTS"
+  | "ROOT_READ_ONLY"
+  | "DIR_NOT_EMPTY"
+  | "UNAUTHORIZED"
+  | "PREV_VALUE_REQUIRED"
+  | "TTL_NAN"
+  | "INDEX_NAN"
+  | "INVALID_FIELD"
+  | "INVALID_FORM"
+  | "REFRESH_VALUE"
+  | "REFRESH_TTL_REQUIRED"
+  | "RAFT_INTERNAL"
+  | "LEADER_ELECT"
+  | "WATCHER_CLEARED"
+  | "EVENT_INDEX_CLEARED"
+  | "SERVER_ERROR"
+  // Errors of the members, auth and stats APIs, which answer with `{"message": ...}` bodies.
+  | "NOT_FOUND"
+  | "CONFLICT"
+  | "FORBIDDEN"
+  | "BAD_REQUEST"
+  | "GONE"
+  | "NOT_LEADER"
+  // Client-side failures.
+  | "INVALID_ARGUMENT"
+  | "UNAVAILABLE"
+  | "TIMEOUT"
+  | "OUTCOME_UNKNOWN"
+  | "STALE_READ"
+  | "MALFORMED_RESPONSE"
+  | "EMPTY_RESPONSE"
+  | "UNEXPECTED_STATUS"
+  | "TLS_ERROR"
+  | "NO_ENDPOINTS"
+  | "CLIENT_CLOSED"
+  | "COMPACTED";
+
+/**
+ * Whether a failed request could have reached the server and taken effect.
+ * - `unsent`: it certainly did not take effect (refused connection, TLS handshake failure,
+ *   or the server said it dropped the proposal).
+ * - `unknown`: it may have taken effect, but if it did, it already has (the connection to the
+ *   member broke: a dead process applies nothing later).
+ * - `pending`: it may have taken effect, or may still take effect later: the member is hung
+ *   (SIGSTOP) or cut off from its peers with the request in its buffers, or the server gave up
+ *   waiting for raft. Re-sending even an idempotent write then risks the original landing after
+ *   newer writes and undoing them, so only reads may be re-sent.
+ */
+export type Delivery = "unsent" | "unknown" | "pending";
+
+/** Fields an `EtcdError` may carry besides its code and message. */
+export interface EtcdErrorFields {
+  /** The member URL the failure came from. */
+  readonly endpoint?: string | undefined;
+  /** The HTTP status (v2) or gRPC status (v3) of the reply, when there was one. */
+  readonly status?: number | undefined;
+  /** The v2 server's numeric `errorCode`, kept as the server sent it. */
+  readonly errorCode?: number | undefined;
+  /** The server's own message text. */
+  readonly serverMessage?: string | undefined;
+  /** The server's cause text (for v2 key errors, usually the key). */
+  readonly serverCause?: string | undefined;
+  /** The etcd index the server reported with the error. */
+  readonly index?: number | undefined;
+  /** Set on failures of the member itself (as opposed to answers about the data). */
+  readonly delivery?: Delivery | undefined;
+  /** For `EVENT_INDEX_CLEARED` and `COMPACTED`: the index or revision the caller can resume from. */
+  readonly resumeIndex?: number | undefined;
+  /** Per-attempt errors, for failures after several members were tried. */
+  readonly errors?: readonly EtcdError[] | undefined;
+  /** The raw reply, when one arrived (status, headers and body for v2). */
+  readonly response?: unknown;
+  /** The underlying error. */
+  readonly cause?: unknown;
+}
+
+/** The one error class of etcd-ts: a stable `code`, the server's own fields, and `cause`. */
+export class EtcdError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: EtcdErrorCode;
+  /** The member URL the failure came from, when one is known. */
+  readonly endpoint: string | undefined;
+  /** HTTP status (v2) or gRPC status (v3). */
+  readonly status: number | undefined;
+  /** The v2 server's `errorCode`. */
+  readonly errorCode: number | undefined;
+  /** The server's message text. */
+  readonly serverMessage: string | undefined;
+  /** The server's cause text. */
+  readonly serverCause: string | undefined;
+  /** The etcd index reported with the error. */
+  readonly index: number | undefined;
+  /** For member failures: could the request have taken effect. Undefined for answers about data. */
+  readonly delivery: Delivery | undefined;
+  /** Where a watch may resume after `EVENT_INDEX_CLEARED` or `COMPACTED`. */
+  readonly resumeIndex: number | undefined;
+  /** What each member answered, when several were tried. */
+  readonly errors: readonly EtcdError[];
+  /** The raw reply, when one arrived. */
+  readonly response: unknown;
+
+  /** Builds an error with a code, a message and any of the optional fields. */
+  constructor(code: EtcdErrorCode, message: string, fields: EtcdErrorFields = {}) {
+    super(message, fields.cause === undefined ? undefined : { cause: fields.cause });
+    this.name = "EtcdError";
+    this.code = code;
+    this.endpoint = fields.endpoint;
+    this.status = fields.status;
+    this.errorCode = fields.errorCode;
+    this.serverMessage = fields.serverMessage;
+    this.serverCause = fields.serverCause;
+    this.index = fields.index;
+    this.delivery = fields.delivery;
+    this.resumeIndex = fields.resumeIndex;
+    this.errors = fields.errors ?? [];
+    this.response = fields.response;
+  }
+
+  /** True when the member itself failed (so another member may answer), false for answers about data. */
+  get memberFailure(): boolean {
+    return this.delivery !== undefined;
+  }
+
+  /** True when this failure may be retried on another member for any operation (nothing reached the server). */
+  get retryable(): boolean {
+    return this.delivery === "unsent";
+  }
+}
+
+/**
+ * How safely an operation can be sent again:
+ * - `read`: has no effect, so it can always be sent again;
+ * - `idempotent`: sending it twice has the effect of once, provided the first copy is settled;
+ * - `once`: must not be sent twice (create, compare-and-swap, delete, in-order create).
+ */
+export type Repeat = "read" | "idempotent" | "once";
+
+/**
+ * The retry-safety rule, from two facts: could the request have reached the server (and could it
+ * still take effect later), and how safe the operation is to repeat. Answers about data (key not
+ * found, compare failed) are never retried.
+ */
+export function canRetry(error: EtcdError, repeat: Repeat): boolean {
+  switch (error.delivery) {
+    case undefined:
+      return false;
+    case "unsent":
+      return true;
+    case "unknown":
+      return repeat !== "once";
+    case "pending":
+      return repeat === "read";
+  }
+}
+
+/** Narrows an unknown thrown value to `EtcdError`. */
+export function isEtcdError(value: unknown): value is EtcdError {
+  return value instanceof EtcdError;
+}

@@ -1,0 +1,92 @@
+/**
+ * Option types shared by every client, and the one frozen object of defaults.
+ * Each default is written once, here, so the clients, the engine and the docs cannot drift apart.
+ */
+import type { CheckRetry } from "./endpoints/retry.js";
+import type { EngineEvent } from "./endpoints/events.js";
+
+/** Options every I/O method accepts as its last argument. */
+export interface CallOptions {
+  /** Aborts the call; its reason is rethrown unchanged. */
+  readonly signal?: AbortSignal | undefined;
+  /** Overall deadline for this call in milliseconds, across retries (overrides `requestTimeout`). */
+  readonly timeout?: number | undefined;
+}
+
+/** A minimal logger interface; pass `console` or a pino/winston logger. Nothing is logged by default. */
+export interface Logger {
+  /** Routine events: member chosen, sync. */
+  debug(message: string, data?: Record<string, unknown>): void;
+  /** Member set aside or back, retries. */
+  warn(message: string, data?: Record<string, unknown>): void;
+}
+
+/** How reads are served. */
+export type Consistency = "strong" | "weak";
+
+/** Client certificate and CA material, as PEM strings or Buffers. */
+export interface TlsOptions {
+  /** CA certificate(s) used to verify the members; the system CAs when omitted. */
+  readonly ca?: string | Buffer | readonly (string | Buffer)[] | undefined;
+  /** Client certificate, for members started with `--client-cert-auth`. */
+  readonly cert?: string | Buffer | undefined;
+  /** The client certificate's private key. */
+  readonly key?: string | Buffer | undefined;
+  /** Server name to verify the certificate against, when it differs from the URL's host. */
+  readonly servername?: string | undefined;
+  /** Set to false only to skip verification deliberately (go-etcd's default, not ours). */
+  readonly rejectUnauthorized?: boolean | undefined;
+}
+
+/** Username and password for etcd's authentication. */
+export interface AuthOptions {
+  /** The etcd user name. */
+  readonly username: string;
+  /** The user's password; never logged and redacted from debug output. */
+  readonly password: string;
+}
+
+/** Options of the endpoint engine that both clients accept. */
+export interface EngineOptions {
+  /** Member client URLs, e.g. `["http://127.0.0.1:2379"]`. */
+  readonly endpoints: readonly string[];
+  /** "strong" (default): linearizable reads; "weak": local reads, checked for staleness. */
+  readonly consistency?: Consistency | undefined;
+  /** TCP connect timeout in ms (default 1000, as go-etcd). */
+  readonly dialTimeout?: number | undefined;
+  /** TCP keepalive delay in ms (default 1000, as go-etcd). */
+  readonly keepAlive?: number | undefined;
+  /** Default overall deadline of a unary call in ms (default 10000). */
+  readonly requestTimeout?: number | undefined;
+  /** Decides whether and when a failed attempt is retried (go-etcd's CheckRetry). */
+  readonly checkRetry?: CheckRetry | undefined;
+  /** Refreshes the member list from the cluster every this many ms (off by default). */
+  readonly autoSync?: number | undefined;
+  /** Receives engine events: member chosen, set aside, back, retry, sync. */
+  readonly onEvent?: ((event: EngineEvent) => void) | undefined;
+  /** A logger for the same events; nothing is printed by default. */
+  readonly logger?: Logger | undefined;
+}
+
+const STRONG: Consistency = "strong";
+
+/** The defaults, in one place. Times are milliseconds. */
+export const DEFAULTS = Object.freeze({
+  consistency: STRONG,
+  dialTimeout: 1000,
+  keepAlive: 1000,
+  requestTimeout: 10_000,
+  /** A request unanswered for this long makes the engine probe its member on a separate connection. */
+  suspectAfter: 300,
+  /** How long a health probe may take before the member counts as unresponsive. */
+  probeTimeout: 700,
+  /** How often the member in use is health-checked, so an idle client notices isolation. */
+  healthInterval: 1000,
+  /** How often a set-aside member is probed to see whether it is back. */
+  reprobeInterval: 250,
+  /** Backoff of the default retry policy, once every member has been tried. */
+  backoffBase: 25,
+  backoffCap: 1000,
+  /** Connections per member for ordinary requests (watches use their own). */
+  connections: 64,
+});

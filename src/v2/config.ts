@@ -1,0 +1,163 @@
+/**
+ * Checking the client's options, and saving them as JSON and back (go-etcd's
+ * NewClientFromFile and MarshalJSON). The JSON holds certificate *contents*, never paths, so
+ * the library itself never reads files.
+ */
+import { describe, invalidArgument } from "../codec/v2.js";
+import { DEFAULTS, type Consistency, type TlsOptions } from "../options.js";
+import type { EtcdV2ClientOptions } from "./types.js";
+
+/** TLS material as saved in a config: PEM text. */
+export interface TlsConfig {
+  readonly ca?: string | readonly string[];
+  readonly cert?: string;
+  readonly key?: string;
+  readonly servername?: string;
+  readonly rejectUnauthorized?: boolean;
+}
+
+/** The JSON form of a client's settings, from `toConfig()`; credentials and hooks are never saved. */
+export interface EtcdV2Config {
+  readonly endpoints: readonly string[];
+  readonly consistency: Consistency;
+  readonly dialTimeout: number;
+  readonly keepAlive: number;
+  readonly requestTimeout: number;
+  readonly autoSync?: number;
+  readonly tls?: TlsConfig;
+}
+
+const NUMERIC = ["dialTimeout", "keepAlive", "requestTimeout", "autoSync"] as const;
+
+/** Throws INVALID_ARGUMENT for options the client cannot work with; nothing is sent first. */
+export function validateOptions(options: EtcdV2ClientOptions): void {
+  if (typeof options !== "object") throw invalidArgument("options must be an object with at least `endpoints`");
+  validateEndpoints(options.endpoints);
+  const consistency: unknown = options.consistency;
+  if (consistency !== undefined && consistency !== "strong" && consistency !== "weak") {
+    throw invalidArgument(`consistency must be "strong" or "weak", got ${describe(consistency)}`);
+  }
+  for (const name of NUMERIC) {
+    const value: unknown = options[name];
+    if (value !== undefined && (typeof value !== "number" || !Number.isFinite(value) || value < 0)) {
+      throw invalidArgument(`${name} must be a non-negative number of milliseconds, got ${describe(value)}`);
+    }
+  }
+  const auth: unknown = options.auth;
+  if (auth !== undefined && (typeof auth !== "object" || auth === null || !("username" in auth) || typeof auth.username !== "string" || !("password" in auth) || typeof auth.password !== "string")) {
+    throw invalidArgument("auth must be { username: string, password: string }");
+  }
+}
+
+/** Throws INVALID_ARGUMENT unless `urls` is a non-empty list of http(s) URLs without paths or credentials. */
+export function validateEndpoints(urls: unknown): readonly string[] {
+  if (!Array.isArray(urls) || urls.length === 0) throw invalidArgument("endpoints must be a non-empty array of http(s) URLs");
+  for (const url of urls as readonly unknown[]) {
+    if (typeof url !== "string") throw invalidArgument(`an endpoint must be a string, got ${typeof url}`);
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw invalidArgument(`endpoint ${JSON.stringify(url)} is not a URL (expected e.g. http://127.0.0.1:2379)`);
+    }
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+      throw invalidArgument(`endpoint ${JSON.stringify(url)} must use http or https`);
+    }
+    if (parsed.username !== "" || parsed.password !== "") throw invalidArgument(`endpoint ${JSON.stringify(url)} has credentials in it; use the auth option`);
+    if ((parsed.pathname !== "/" && parsed.pathname !== "") || parsed.search !== "" || parsed.hash !== "") {
+      throw invalidArgument(`endpoint ${JSON.stringify(url)} must be a bare origin, without a path or query`);
+    }
+  }
+  return urls as readonly string[];
+}
+
+/** The saved form of a client's options, with the endpoints it uses now. */
+export function toConfig(options: EtcdV2ClientOptions, endpoints: readonly string[]): EtcdV2Config {
+  const config: { -readonly [K in keyof EtcdV2Config]: EtcdV2Config[K] } = {
+    endpoints: [...endpoints],
+    consistency: options.consistency ?? DEFAULTS.consistency,
+    dialTimeout: options.dialTimeout ?? DEFAULTS.dialTimeout,
+    keepAlive: options.keepAlive ?? DEFAULTS.keepAlive,
+    requestTimeout: options.requestTimeout ?? DEFAULTS.requestTimeout,
+  };
+  if (options.autoSync !== undefined) config.autoSync = options.autoSync;
+  if (options.tls !== undefined) config.tls = tlsToConfig(options.tls);
+  return config;
+}
+
+function tlsToConfig(tls: TlsOptions): TlsConfig {
+  const pem = (v: string | Buffer): string => (typeof v === "string" ? v : v.toString("utf8"));
+  const out: { -readonly [K in keyof TlsConfig]: TlsConfig[K] } = {};
+  if (tls.ca !== undefined) out.ca = Array.isArray(tls.ca) ? (tls.ca as readonly (string | Buffer)[]).map(pem) : pem(tls.ca as string | Buffer);
+  if (tls.cert !== undefined) out.cert = pem(tls.cert);
+  if (tls.key !== undefined) out.key = pem(tls.key);
+  if (tls.servername !== undefined) out.servername = tls.servername;
+  if (tls.rejectUnauthorized !== undefined) out.rejectUnauthorized = tls.rejectUnauthorized;
+  return out;
+}
+
+/**
+ * Client options from a saved config: ours (`toConfig()` output) or go-etcd's
+ * `{"config": {...}, "cluster": {"machines": [...]}}`. go-etcd's file names certificate *paths*;
+ * those are refused, since the library does not read files: pass their contents as `tls`.
+ */
+export function fromConfig(input: unknown): EtcdV2ClientOptions {
+  const json = typeof input === "string" ? parseConfig(input) : input;
+  if (typeof json !== "object" || json === null) throw invalidArgument("a config must be a JSON object");
+  const record = json as Record<string, unknown>;
+  return "endpoints" in record ? fromOurs(record) : fromGoEtcd(record);
+}
+
+function parseConfig(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw invalidArgument(`a config must be JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function fromOurs(record: Record<string, unknown>): EtcdV2ClientOptions {
+  const options: Record<string, unknown> = { endpoints: validateEndpoints(record.endpoints) };
+  for (const name of ["consistency", ...NUMERIC] as const) {
+    if (record[name] !== undefined) options[name] = record[name];
+  }
+  if (record.tls !== undefined) options.tls = tlsFromConfig(record.tls);
+  const result = options as unknown as EtcdV2ClientOptions;
+  validateOptions(result);
+  return result;
+}
+
+function tlsFromConfig(value: unknown): TlsOptions {
+  if (typeof value !== "object" || value === null) throw invalidArgument("tls must be an object of PEM strings");
+  const tls = value as Record<string, unknown>;
+  const isPem = (v: unknown): boolean => v === undefined || typeof v === "string";
+  const ca = tls.ca;
+  const caOk = isPem(ca) || (Array.isArray(ca) && ca.every((c) => typeof c === "string"));
+  if (!caOk || !isPem(tls.cert) || !isPem(tls.key) || !isPem(tls.servername)) {
+    throw invalidArgument("tls.ca, tls.cert, tls.key and tls.servername must be strings (PEM text, not file paths)");
+  }
+  if (tls.rejectUnauthorized !== undefined && typeof tls.rejectUnauthorized !== "boolean") throw invalidArgument("tls.rejectUnauthorized must be a boolean");
+  return tls;
+}
+
+function fromGoEtcd(record: Record<string, unknown>): EtcdV2ClientOptions {
+  const cluster = asRecord(record.cluster);
+  const config = asRecord(record.config);
+  for (const field of ["certFile", "keyFile", "caCertFiles"]) {
+    const value = config[field];
+    if (value !== undefined && value !== null && value !== "" && !(Array.isArray(value) && value.length === 0)) {
+      throw invalidArgument(`go-etcd config field "${field}" names files; read them and pass their contents in the tls option`);
+    }
+  }
+  const options: Record<string, unknown> = { endpoints: validateEndpoints(cluster.machines) };
+  if (typeof config.consistency === "string" && config.consistency !== "") options.consistency = config.consistency.toLowerCase();
+  // go-etcd saved its DialTimeout as a Go time.Duration: nanoseconds.
+  if (typeof config.timeout === "number" && config.timeout > 0) options.dialTimeout = config.timeout / 1e6;
+  const result = options as unknown as EtcdV2ClientOptions;
+  validateOptions(result);
+  return result;
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
+}

@@ -1,0 +1,295 @@
+/**
+ * The endpoint engine's policy, with scripted operations and probes (no sockets): rotation,
+ * retry safety, hung/leaderless/stale members, deadlines and membership changes.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { EndpointEngine, type Operation, type ProbeVerdict } from "../../src/endpoints/engine.js";
+import { backoffDelay, defaultCheckRetry } from "../../src/endpoints/retry.js";
+import { EtcdError, type Repeat } from "../../src/errors.js";
+import type { EngineEvent } from "../../src/endpoints/events.js";
+
+const EPS = ["http://a", "http://b", "http://c"];
+
+function engine(verdicts: Record<string, ProbeVerdict> = {}, extra: Partial<ConstructorParameters<typeof EndpointEngine>[0]> = {}) {
+  const events: EngineEvent[] = [];
+  const e = new EndpointEngine({
+    endpoints: EPS,
+    prober: (ep) => Promise.resolve(verdicts[ep] ?? "healthy"),
+    onEvent: (ev) => events.push(ev),
+    suspectAfter: 100,
+    probeTimeout: 100,
+    reprobeInterval: 50,
+    healthInterval: 60_000,
+    random: () => 0.999, // keeps the list in order, so "http://a" is the first member used
+    ...extra,
+  });
+  return { e, events };
+}
+
+function op<T>(name: string, repeat: boolean | Repeat, run: (ep: string, signal: AbortSignal) => Promise<T>): Operation<T> {
+  // true: a read; false: a create.
+  return { name, repeat: repeat === true ? "read" : repeat === false ? "once" : repeat, run };
+}
+
+const refused = (ep: string) => new EtcdError("UNAVAILABLE", `${ep}: refused`, { endpoint: ep, delivery: "unsent" });
+const reset = (ep: string) => new EtcdError("UNAVAILABLE", `${ep}: reset`, { endpoint: ep, delivery: "unknown" });
+const hang = (signal: AbortSignal) =>
+  new Promise<never>((_, reject) => {
+    signal.addEventListener("abort", () => {
+      reject(new Error("aborted"));
+    });
+  });
+
+test("requests stay on one member while it works", async () => {
+  const { e } = engine();
+  const seen = new Set<string>();
+  for (let i = 0; i < 20; i++) await e.execute(op("get", true, (ep) => Promise.resolve(seen.add(ep))));
+  assert.equal(seen.size, 1);
+  e.close();
+});
+
+test("a refused connection moves to the next member, even for a create", async () => {
+  const { e, events } = engine();
+  const first = e.current!;
+  const tried: string[] = [];
+  const result = await e.execute(
+    op("create", false, (ep) => {
+      tried.push(ep);
+      return ep === first ? Promise.reject(refused(ep)) : Promise.resolve("ok");
+    }),
+  );
+  assert.equal(result, "ok");
+  assert.equal(tried.length, 2);
+  assert.notEqual(e.current, first);
+  assert.ok(events.some((ev) => ev.type === "member-set-aside" && ev.endpoint === first));
+  e.close();
+});
+
+test("a create whose connection broke after sending is not re-sent: outcome unknown", async () => {
+  const { e } = engine();
+  let calls = 0;
+  await assert.rejects(
+    e.execute(
+      op("create", false, (ep) => {
+        calls++;
+        return Promise.reject(reset(ep));
+      }),
+    ),
+    (err: EtcdError) => err.code === "OUTCOME_UNKNOWN" && err.errors.length === 1,
+  );
+  assert.equal(calls, 1);
+  e.close();
+});
+
+test("a read whose connection broke is retried on another member", async () => {
+  const { e } = engine();
+  const first = e.current!;
+  const value = await e.execute(op("get", true, (ep) => (ep === first ? Promise.reject(reset(ep)) : Promise.resolve(ep))));
+  assert.notEqual(value, first);
+  e.close();
+});
+
+test("the default policy gives up after 2 x members attempts and lists every answer", async () => {
+  const { e } = engine();
+  let calls = 0;
+  await assert.rejects(
+    e.execute(
+      op("get", true, (ep) => {
+        calls++;
+        return Promise.reject(refused(ep));
+      }),
+    ),
+    (err: EtcdError) => err.code === "UNAVAILABLE" && err.errors.length === 6 && err.message.includes("http://a"),
+  );
+  assert.equal(calls, 6);
+  e.close();
+});
+
+test("answers about data are returned at once, not retried", async () => {
+  const { e } = engine();
+  let calls = 0;
+  const notFound = new EtcdError("KEY_NOT_FOUND", "100: Key not found");
+  await assert.rejects(
+    e.execute(
+      op("get", true, () => {
+        calls++;
+        return Promise.reject(notFound);
+      }),
+    ),
+    (err) => err === notFound,
+  );
+  assert.equal(calls, 1);
+  e.close();
+});
+
+test("many concurrent failures on the member in use move the pin once", async () => {
+  const { e, events } = engine();
+  const first = e.current!;
+  const results = await Promise.all(
+    Array.from({ length: 50 }, () => e.execute(op("get", true, (ep) => (ep === first ? Promise.reject(refused(ep)) : Promise.resolve(ep))))),
+  );
+  assert.equal(new Set(results).size, 1);
+  assert.equal(events.filter((ev) => ev.type === "member-chosen" && ev.previous !== undefined).length, 1);
+  e.close();
+});
+
+test("a member that stops answering is probed, set aside, and the read completes elsewhere", async () => {
+  const { e, events } = engine({ "http://a": "unresponsive" });
+  assert.equal(e.current, "http://a");
+  const started = performance.now();
+  const where = await e.execute(op("get", true, (ep, signal) => (ep === "http://a" ? hang(signal) : Promise.resolve(ep))));
+  const took = performance.now() - started;
+  assert.equal(where, "http://b");
+  assert.ok(took < 1000, `took ${took} ms`);
+  assert.ok(events.some((ev) => ev.type === "member-set-aside" && ev.reason === "unresponsive"));
+  e.close();
+});
+
+test("an unrepeatable request on a hung member reports an unknown outcome", async () => {
+  const { e } = engine({ "http://a": "unresponsive" });
+  await assert.rejects(
+    e.execute(op("create", false, (ep, signal) => (ep === "http://a" ? hang(signal) : Promise.resolve(ep)))),
+    (err: EtcdError) => err.code === "OUTCOME_UNKNOWN",
+  );
+  e.close();
+});
+
+test("a slow member that answers its probe is not mistaken for a dead one", async () => {
+  const { e, events } = engine();
+  const where = await e.execute(op("get", true, (ep) => new Promise((r) => setTimeout(() => { r(ep); }, 400))));
+  assert.equal(where, "http://a");
+  assert.ok(!events.some((ev) => ev.type === "member-set-aside"));
+  e.close();
+});
+
+test("a leaderless member's reads move elsewhere, its writes report an unknown outcome", async () => {
+  const { e } = engine({ "http://a": "no-leader" });
+  const read = e.execute(op("get", true, (ep, signal) => (ep === "http://a" ? hang(signal) : Promise.resolve(ep))));
+  const write = e.execute(op("set", "idempotent", (ep, signal) => (ep === "http://a" ? hang(signal) : Promise.resolve(ep))));
+  assert.equal(await read, "http://b");
+  await assert.rejects(write, (err: EtcdError) => err.code === "OUTCOME_UNKNOWN");
+  e.close();
+});
+
+test("a set in flight on a hung member is not re-sent: the member could apply it after newer writes", async () => {
+  const { e } = engine({ "http://a": "unresponsive" });
+  let sent = 0;
+  const write = e.execute(
+    op("set", "idempotent", (ep, signal) => {
+      sent++;
+      return ep === "http://a" ? hang(signal) : Promise.resolve(ep);
+    }),
+  );
+  await assert.rejects(write, (err: EtcdError) => err.code === "OUTCOME_UNKNOWN" && err.errors[0]?.delivery === "pending");
+  assert.equal(sent, 1);
+  e.close();
+});
+
+test("a set whose connection broke (the member died) is re-sent elsewhere", async () => {
+  const { e } = engine();
+  const where = await e.execute(op("set", "idempotent", (ep) => (ep === "http://a" ? Promise.reject(reset(ep)) : Promise.resolve(ep))));
+  assert.equal(where, "http://b");
+  e.close();
+});
+
+test("a weak read older than what the client has seen is retried elsewhere", async () => {
+  const { e, events } = engine();
+  const progress = (r: { index: number }) => ({ index: r.index });
+  await e.execute({ name: "set", repeat: "idempotent", run: () => Promise.resolve({ index: 10 }), progress });
+  const result = await e.execute({
+    name: "get",
+    repeat: "read",
+    weakRead: true,
+    run: (ep) => Promise.resolve({ index: ep === "http://a" ? 7 : 12 }),
+    progress,
+  });
+  assert.equal(result.index, 12);
+  assert.ok(events.some((ev) => ev.type === "member-set-aside" && ev.reason === "stale"));
+  e.close();
+});
+
+test("a weak 'key not found' from a member behind the client is stale too", async () => {
+  const { e } = engine();
+  await e.execute({ name: "set", repeat: "idempotent", run: () => Promise.resolve(10), progress: (i) => ({ index: i }) });
+  const r = await e.execute({
+    name: "get",
+    repeat: "read",
+    weakRead: true,
+    run: (ep) => (ep === "http://a" ? Promise.reject(new EtcdError("KEY_NOT_FOUND", "nf", { index: 5 })) : Promise.resolve(ep)),
+  });
+  assert.equal(r, "http://b");
+  e.close();
+});
+
+test("a set-aside member comes back once its probe is healthy", async () => {
+  const verdicts: Record<string, ProbeVerdict> = { "http://a": "unresponsive" };
+  const { e, events } = engine(verdicts);
+  await e.execute(op("get", true, (ep, signal) => (ep === "http://a" ? hang(signal) : Promise.resolve(ep))));
+  verdicts["http://a"] = "healthy";
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(events.some((ev) => ev.type === "member-back" && ev.endpoint === "http://a"));
+  e.close();
+});
+
+test("the deadline ends a call with TIMEOUT, or OUTCOME_UNKNOWN for an unrepeatable one in flight", async () => {
+  const { e } = engine();
+  await assert.rejects(e.execute(op("get", true, (_ep, s) => hang(s)), { timeout: 50 }), (err: EtcdError) => err.code === "TIMEOUT");
+  await assert.rejects(e.execute(op("create", false, (_ep, s) => hang(s)), { timeout: 50 }), (err: EtcdError) => err.code === "OUTCOME_UNKNOWN");
+  e.close();
+});
+
+test("the caller's abort reason is rethrown unchanged", async () => {
+  const { e } = engine();
+  const controller = new AbortController();
+  const reason = new Error("mine");
+  setTimeout(() => {
+    controller.abort(reason);
+  }, 20);
+  await assert.rejects(e.execute(op("get", true, (_ep, s) => hang(s)), { signal: controller.signal }), (err) => err === reason);
+  e.close();
+});
+
+test("a new member list keeps requests in flight and stops using removed members", async () => {
+  const { e } = engine();
+  const slow = e.execute(op("get", true, (ep) => new Promise((r) => setTimeout(() => { r(ep); }, 50))));
+  e.setEndpoints(["http://b", "http://d"]);
+  assert.equal(await slow, "http://a");
+  const used = new Set<string>();
+  for (let i = 0; i < 10; i++) await e.execute(op("get", true, (ep) => Promise.resolve(used.add(ep))));
+  assert.ok(!used.has("http://a"));
+  assert.deepEqual([...e.endpoints].sort(), ["http://b", "http://d"]);
+  e.close();
+});
+
+test("a custom policy can decide to retry what the default would not", async () => {
+  const { e } = engine({}, { checkRetry: (ctx) => (ctx.attempt < 3 ? { retry: true, delay: 0 } : { retry: false }) });
+  let calls = 0;
+  const r = await e.execute(
+    op("create", false, (ep) => {
+      calls++;
+      return calls === 1 ? Promise.reject(reset(ep)) : Promise.resolve(ep);
+    }),
+  );
+  assert.equal(calls, 2);
+  assert.ok(r);
+  e.close();
+});
+
+test("backoff is immediate for the first pass over members, then capped exponential with jitter", () => {
+  assert.equal(backoffDelay(1, 3, () => 1), 0);
+  assert.equal(backoffDelay(2, 3, () => 1), 0);
+  assert.equal(backoffDelay(3, 3, () => 1), 25);
+  assert.equal(backoffDelay(4, 3, () => 1), 50);
+  assert.equal(backoffDelay(4, 3, () => 0), 25);
+  assert.equal(backoffDelay(40, 3, () => 1), 1000);
+  const unsafe = defaultCheckRetry({ attempt: 1, endpoint: "x", error: reset("x"), response: undefined, members: 3, repeat: "once", safe: false });
+  assert.deepEqual(unsafe, { retry: false });
+});
+
+test("a closed engine refuses new calls", async () => {
+  const { e } = engine();
+  e.close();
+  e.close();
+  await assert.rejects(e.execute(op("get", true, () => Promise.resolve(1))), (err: EtcdError) => err.code === "CLIENT_CLOSED");
+});
