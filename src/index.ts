@@ -3,6 +3,7 @@ export const VERSION = "0.1.0";
 
 export { EtcdV2Client } from "./v2/client.js";
 export type { V2Members } from "./v2/members.js";
+export type { WatchOptions, V2WatchEvent, V2ResyncEvent } from "./v2/watch.js";
 export type { V2Stats } from "./v2/stats.js";
 export type { V2Auth, V2Users, V2Roles } from "./v2/auth.js";
 export type { EtcdV2Config, TlsConfig } from "./v2/config.js";

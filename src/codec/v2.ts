@@ -105,11 +105,11 @@ export function putRequest(key: string, spec: PutSpec): HttpRequest {
   return bodyRequest("PUT", withQuery(encodeKeyPath(key), query), form);
 }
 
-/** POST to a directory: etcd names the new key after its index (in-order keys). */
-export function postRequest(dir: string, value: string, ttl: number | undefined): HttpRequest {
-  checkText("value", value);
-  checkTtl(ttl);
-  return bodyRequest("POST", encodeKeyPath(dir), { value, ttl: ttlParam(ttl) });
+/** POST to a directory: etcd names the new key (or, with `dir`, directory) after its index. */
+export function postRequest(dir: string, spec: { readonly value?: string | undefined; readonly ttl?: number | undefined; readonly dir?: boolean | undefined }): HttpRequest {
+  checkText("value", spec.value);
+  checkTtl(spec.ttl);
+  return bodyRequest("POST", withQuery(encodeKeyPath(dir), { dir: flag(spec.dir) }), { value: spec.value, ttl: ttlParam(spec.ttl) });
 }
 
 /** DELETE of a key. Everything goes in the query: etcd does not read DELETE bodies. */

@@ -23,6 +23,7 @@ import {
 } from "../codec/v2.js";
 import { errorFromReply } from "../codec/v2-errors.js";
 import { EndpointEngine } from "../endpoints/engine.js";
+import { EtcdError } from "../errors.js";
 import { DEFAULTS, type CallOptions, type Consistency } from "../options.js";
 import { HttpTransport, type HttpMethod, type HttpRequest } from "../transport/http.js";
 import { V2Auth } from "./auth.js";
@@ -30,6 +31,7 @@ import { fromConfig, toConfig, validateEndpoints, validateOptions, type EtcdV2Co
 import { V2Members } from "./members.js";
 import { V2Requester, callOptions, jsonCall } from "./request.js";
 import { V2Stats } from "./stats.js";
+import { closeSignal, watchV2, type V2WatchEvent, type WatchOptions } from "./watch.js";
 import type {
   CompareAndSwapOptions,
   CompareOptions,
@@ -62,6 +64,7 @@ export class EtcdV2Client {
   readonly #engine: EndpointEngine;
   readonly #transport: HttpTransport;
   readonly #requester: V2Requester;
+  readonly #closed = new AbortController();
   #closing: Promise<void> | undefined;
 
   /** Creates a client; nothing is sent until the first request. Throws INVALID_ARGUMENT for bad options. */
@@ -145,7 +148,12 @@ export class EtcdV2Client {
 
   /** Adds a key to a directory under a name etcd picks, ordered by creation (go-etcd's AddChild). */
   createInOrder(dir: string, value: string, options: TtlOptions = {}): Promise<V2Response> {
-    return this.#key("createInOrder", false, () => postRequest(dir, requireValue(value), options.ttl), options);
+    return this.#key("createInOrder", false, () => postRequest(dir, { value: requireValue(value), ttl: options.ttl }), options);
+  }
+
+  /** Adds a directory to `dir` under a name etcd picks (what go-etcd's AddChildDir meant to do). */
+  createInOrderDir(dir: string, options: TtlOptions = {}): Promise<V2Response> {
+    return this.#key("createInOrderDir", false, () => postRequest(dir, { dir: true, ttl: options.ttl }), options);
   }
 
   /** Deletes a key; a directory needs `dir` (when empty) or `recursive`. */
@@ -205,6 +213,31 @@ export class EtcdV2Client {
     );
   }
 
+  /**
+   * Watches `key` (and, with `recursive`, everything below it), yielding every change in index
+   * order; it moves to another member when its member dies, hangs or is cut off, without losing
+   * or repeating an event. `break`, the `signal` or `close()` end it without an error.
+   */
+  watch(key: string, options: WatchOptions = {}): AsyncIterable<V2WatchEvent> {
+    return watchV2(this.#watchContext(), key, options);
+  }
+
+  /** Waits for the next change of `key` and returns it (go-etcd's Watch without a receiver). */
+  async watchOnce(key: string, options: WatchOptions = {}): Promise<V2WatchEvent> {
+    for await (const event of this.watch(key, options)) return event;
+    if (options.signal?.aborted === true) throw options.signal.reason;
+    throw new EtcdError("CLIENT_CLOSED", "the client was closed before the watched key changed");
+  }
+
+  #watchContext() {
+    return {
+      engine: this.#engine,
+      transport: this.#transport,
+      closed: closeSignal(this.#closed),
+      read: (key: string, recursive: boolean, signal: AbortSignal) => this.get(key, { recursive, quorum: true, signal }),
+    };
+  }
+
   /** Replaces the member list with the cluster's own (go-etcd SyncCluster); returns the new list. */
   sync(options: CallOptions = {}): Promise<readonly string[]> {
     return this.#engine.sync(callOptions(options));
@@ -220,9 +253,10 @@ export class EtcdV2Client {
     this.#engine.setEndpoints(validateEndpoints(urls));
   }
 
-  /** Stops background work, lets requests in flight finish, then closes connections. Idempotent. */
+  /** Ends every watch, stops background work, lets other requests in flight finish, then closes connections. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#closed.abort();
       this.#engine.close();
       await this.#engine.idle();
       await this.#transport.close();

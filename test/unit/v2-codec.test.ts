@@ -117,7 +117,8 @@ describe("request building", () => {
   });
 
   it("POST creates in order with the value in the form", () => {
-    assert.deepEqual(postRequest("/q", "job", 10), { method: "POST", path: "/v2/keys/q", body: "value=job&ttl=10" });
+    assert.deepEqual(postRequest("/q", { value: "job", ttl: 10 }), { method: "POST", path: "/v2/keys/q", body: "value=job&ttl=10" });
+    assert.deepEqual(postRequest("/q", { dir: true }), { method: "POST", path: "/v2/keys/q?dir=true", body: "" });
   });
 
   it("DELETE puts everything in the query, since etcd does not read DELETE bodies", () => {
@@ -131,7 +132,7 @@ describe("request building", () => {
     assert.equal(thrown(() => putRequest("/k", { value: "v", ttl: "5" as unknown as number })).code, "INVALID_ARGUMENT");
     assert.equal(thrown(() => putRequest("/k", { value: "v", prevIndex: 0 })).code, "INVALID_ARGUMENT");
     assert.equal(thrown(() => deleteRequest("/k", { prevIndex: -2 })).code, "INVALID_ARGUMENT");
-    assert.equal(thrown(() => postRequest("/k", null as unknown as string, undefined)).code, "INVALID_ARGUMENT");
+    assert.equal(thrown(() => postRequest("/k", { value: null as unknown as string })).code, "INVALID_ARGUMENT");
   });
 
   it("raw requests need an absolute path and encode query and form", () => {

@@ -1,0 +1,92 @@
+/**
+ * Everything the command line touches outside itself: output streams, stdin, the environment
+ * and Ctrl-C. Commands see only this interface, so tests run them in-process with captured
+ * output, and the real process wiring lives in one place (`processIo`).
+ */
+import { createInterface } from "node:readline";
+
+/** The outside world of one `etcd-ts` run. */
+export interface CliIo {
+  /** Writes to standard output. */
+  readonly stdout: (text: string) => void;
+  /** Writes to standard error. */
+  readonly stderr: (text: string) => void;
+  /** The environment (ETCDCTL_* variables). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Reads standard input to its end (a value given on stdin). */
+  readonly readStdin: () => Promise<string>;
+  /** Reads a secret: prompted without echo on a terminal, otherwise one line of stdin. */
+  readonly readSecret: (prompt: string) => Promise<string>;
+  /** Aborted on Ctrl-C (SIGINT); long-running commands then end with exit code 0, as etcdctl does. */
+  readonly interrupt: AbortSignal;
+}
+
+/** The real process: its streams, environment and SIGINT. */
+export function processIo(): CliIo {
+  const interrupt = new AbortController();
+  process.once("SIGINT", () => {
+    interrupt.abort();
+  });
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+    readStdin,
+    readSecret: (prompt) => (process.stdin.isTTY ? readHidden(prompt) : readLine()),
+    interrupt: interrupt.signal,
+  };
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** One line of a piped stdin, without its line ending; "" at end of input. */
+async function readLine(): Promise<string> {
+  const lines = createInterface({ input: process.stdin, terminal: false });
+  try {
+    for await (const line of lines) return line;
+    return "";
+  } finally {
+    lines.close();
+    process.stdin.pause();
+  }
+}
+
+/**
+ * A password typed on the terminal, not echoed. The prompt goes to stderr so that stdout holds
+ * only the command's result (etcdctl prompts on stdout, which ends up in captured output).
+ */
+function readHidden(prompt: string): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(prompt);
+  return new Promise((resolve) => {
+    let typed = "";
+    const finish = (): void => {
+      stdin.setRawMode(false);
+      stdin.off("data", onData);
+      stdin.pause();
+      process.stderr.write("\n");
+      resolve(typed);
+    };
+    const onData = (data: Buffer): void => {
+      for (const char of data.toString("utf8")) {
+        if (char === "\r" || char === "\n" || char === "\u0004") {
+          finish();
+          return;
+        }
+        // Raw mode swallows Ctrl-C, so it is handled here: stop as the shell would.
+        if (char === "\u0003") {
+          stdin.setRawMode(false);
+          process.exit(130);
+        }
+        typed = char === "\u007f" || char === "\b" ? typed.slice(0, -1) : typed + char;
+      }
+    };
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.on("data", onData);
+  });
+}
