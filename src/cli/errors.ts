@@ -4,7 +4,7 @@
  * exactly where the failure is one etcdctl can have (server errors, refused connections,
  * deadlines); failures only we detect keep our own, more precise, text.
  */
-import { EtcdError } from "../errors.js";
+import { EtcdError } from "../index.js";
 
 /** Exit codes of etcdctl v2. */
 export const EXIT = Object.freeze({
@@ -66,6 +66,14 @@ export function clusterDetail(error: EtcdError): string {
 export function handleErrorText(error: unknown): string {
   const text = `Error:  ${goErrorText(error)}\n`;
   return isClusterError(error) ? `${text}${clusterDetail(error)}\n` : text;
+}
+
+/** How Go's HTTP client words a failed GET of `url` (cluster-health's per-member check). */
+export function goHttpErrorText(url: string, error: unknown): string {
+  if (!(error instanceof EtcdError)) return goErrorText(error);
+  const attempt = error.errors[0] ?? error;
+  const why = error.code === "TIMEOUT" ? "context deadline exceeded (Client.Timeout exceeded while awaiting headers)" : attemptText(attempt);
+  return `Get "${url}": ${why}`;
 }
 
 /** etcdctl's `isConnectionError`: every member refused, timed out or could not be dialled. */

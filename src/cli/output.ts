@@ -6,7 +6,7 @@
  * Go's quirks that scripts may depend on: `"nodes":null`, `"value":""` on directories, `"prevNode":null`,
  * no indexes from the headers, and `<`, `>`, `&` escaped as `\u003c`, `\u003e`, `\u0026`.
  */
-import type { Member, Role, User, V2Node, V2Response } from "../v2/types.js";
+import type { Member, Role, User, V2Node, V2Response } from "../index.js";
 
 /** The output formats of `-o`. */
 export type OutputFormat = "simple" | "extended" | "json";
@@ -101,17 +101,15 @@ export function formatMember(member: Member, leaderId: string): string {
   return `${member.id}: name=${member.name} peerURLs=${member.peerURLs.join(",")} clientURLs=${member.clientURLs.join(",")} isLeader=${isLeader}\n`;
 }
 
-/** What `member add` prints: the new member and the settings to start it with. */
-export function formatMemberAdded(name: string, added: Member, members: readonly Member[]): string {
-  const conf = members.flatMap((m) => m.peerURLs.map((url) => `${m.id === added.id ? name : m.name}=${url}`));
-  return [
-    `Added member named ${name} with ID ${added.id} to cluster`,
-    "",
-    `ETCD_NAME=${goQuote(name)}`,
-    `ETCD_INITIAL_CLUSTER=${goQuote(conf.join(","))}`,
-    `ETCD_INITIAL_CLUSTER_STATE="existing"`,
-    "",
-  ].join("\n");
+/** The first line `member add` prints, before it reads the member list. */
+export function formatMemberAdded(name: string, id: string): string {
+  return `Added member named ${name} with ID ${id} to cluster\n`;
+}
+
+/** The settings `member add` prints for starting the new member (named `name`, ID `id`). */
+export function formatMemberEnv(name: string, id: string, members: readonly Member[]): string {
+  const conf = members.flatMap((m) => m.peerURLs.map((url) => `${m.id === id ? name : m.name}=${url}`));
+  return `\nETCD_NAME=${goQuote(name)}\nETCD_INITIAL_CLUSTER=${goQuote(conf.join(","))}\nETCD_INITIAL_CLUSTER_STATE="existing"\n`;
 }
 
 /** Go's `%q` for the printable text etcdctl quotes (names and URLs). */

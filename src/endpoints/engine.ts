@@ -387,7 +387,9 @@ function giveUp(op: Operation<unknown>, last: EtcdError, failures: readonly Etcd
   }
   if (failures.length <= 1 || !canRetry(last, op.repeat)) return last;
   const summary = failures.map((f) => f.message).join("; ");
-  return new EtcdError("UNAVAILABLE", `${op.name} failed on every member tried (${failures.length} attempts): ${summary}`, {
+  // When every member failed the same way (say, TLS verification), that is the error to report.
+  const code = failures.every((f) => f.code === last.code) ? last.code : "UNAVAILABLE";
+  return new EtcdError(code, `${op.name} failed on every member tried (${failures.length} attempts): ${summary}`, {
     endpoint: last.endpoint,
     delivery: maybeApplied ? "pending" : "unsent",
     errors: failures,

@@ -81,7 +81,7 @@ export class HttpTransport {
   /** Sends one request to `endpoint` and reads the whole reply; throws `EtcdError` on transport failure. */
   async request(endpoint: string, req: HttpRequest, signal: AbortSignal): Promise<HttpReply> {
     this.options.onCurl?.(this.curl(endpoint, req));
-    const dispatcher = req.longPoll === true ? this.pool(this.pollPools, endpoint, 0) : this.ordinary(endpoint);
+    const dispatcher = this.options.transport ?? (req.longPoll === true ? this.pool(this.pollPools, endpoint, 0) : this.pool(this.pools, endpoint, this.options.connections ?? DEFAULTS.connections));
     const headers: Record<string, string> = {};
     if (this.authHeader !== undefined) headers.authorization = this.authHeader;
     if (req.body !== undefined) headers["content-type"] = req.contentType ?? "application/x-www-form-urlencoded";
@@ -107,7 +107,9 @@ export class HttpTransport {
    * process answers (`/version`) but is not healthy; "unresponsive" when neither answers.
    */
   async probe(endpoint: string, signal: AbortSignal): Promise<ProbeVerdict> {
-    const pool = this.pool(this.probePools, endpoint, 2);
+    // A replacement transport may be the only way to reach the members (a proxy, a socket path),
+    // so probes use it too; the separate-connection guarantee is then the transport's to keep.
+    const pool = this.options.transport ?? this.pool(this.probePools, endpoint, 2);
     const get = async (path: string): Promise<HttpReply | undefined> => {
       try {
         const headers: Record<string, string> = {};
@@ -121,10 +123,6 @@ export class HttpTransport {
     const [health, version] = await Promise.all([get("/health"), get("/version")]);
     if (health?.status === 200 && isHealthyBody(health.body)) return "healthy";
     return version === undefined ? "unresponsive" : "no-leader";
-  }
-
-  private ordinary(endpoint: string): Dispatcher {
-    return this.options.transport ?? this.pool(this.pools, endpoint, this.options.connections ?? DEFAULTS.connections);
   }
 
   private pool(map: Map<string, Pool>, endpoint: string, connections: number): Pool {

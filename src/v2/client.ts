@@ -119,9 +119,12 @@ export class EtcdV2Client {
     return this.#put("set", true, key, () => ({ value: requireValue(value), ttl: options.ttl, noValueOnSuccess: options.noValueOnSuccess }), options);
   }
 
-  /** Creates a directory, or changes the TTL of an existing one. */
-  setDir(key: string, options: DirOptions = {}): Promise<V2Response> {
-    return this.#put("setDir", true, key, () => ({ dir: true, ttl: options.ttl }), options);
+  /**
+   * Creates a directory, replacing a file of that name (etcd answers NOT_A_FILE for an existing
+   * directory, which is why a possibly delivered setDir is not sent again; use `updateDir` for TTLs).
+   */
+  setDir(key: string, options: TtlOptions = {}): Promise<V2Response> {
+    return this.#put("setDir", false, key, () => ({ dir: true, ttl: options.ttl }), options);
   }
 
   /** Creates a key that must not exist yet (NODE_EXISTS otherwise). */

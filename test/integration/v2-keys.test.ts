@@ -197,6 +197,8 @@ describe("v2 keys on a 3-member cluster", () => {
     assert.equal(cleared.node?.ttl, undefined);
     await rejectsWith(client.updateDir(`${dir}-missing`), "KEY_NOT_FOUND");
     assert.equal((await client.setDir(`${dir}/sub`, { ttl: 100 })).node?.dir, true);
+    // Why setDir is never sent twice: a second one on the same directory is refused.
+    await rejectsWith(client.setDir(`${dir}/sub`), "NOT_A_FILE");
     const e108 = await rejectsWith(client.deleteDir(dir), "DIR_NOT_EMPTY");
     assert.equal(e108.errorCode, 108);
     assert.equal((await client.deleteDir(`${dir}/sub`)).action, "delete");

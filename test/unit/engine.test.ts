@@ -106,6 +106,16 @@ test("the default policy gives up after 2 x members attempts and lists every ans
   e.close();
 });
 
+test("when every member fails the same way, the final error keeps that code", async () => {
+  const { e } = engine();
+  const tls = (ep: string) => new EtcdError("TLS_ERROR", `${ep}: TLS: self-signed certificate`, { endpoint: ep, delivery: "unsent" });
+  await assert.rejects(
+    e.execute(op("get", true, (ep) => Promise.reject(tls(ep)))),
+    (err: EtcdError) => err.code === "TLS_ERROR" && err.errors.length === 6,
+  );
+  e.close();
+});
+
 test("answers about data are returned at once, not retried", async () => {
   const { e } = engine();
   let calls = 0;
