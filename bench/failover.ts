@@ -55,7 +55,10 @@ const isolate = (target: Fault["target"]): Fault => ({
   target,
   needsPartitions: true,
   inject: async (c, i) => (await c.isolate(i), now()),
-  repair: (c, i) => Promise.resolve(c.heal(i)),
+  repair: (c, i) => {
+    c.heal(i);
+    return Promise.resolve();
+  },
 });
 const restart: Fault = {
   name: "restart follower",
@@ -154,8 +157,9 @@ async function runFault(fault: Fault, raft: readonly string[]): Promise<Row[]> {
 function firstCell(row: Row): string {
   const r = row.result;
   if (r === undefined) return `skipped: ${row.skipped ?? ""}`;
-  if (r.hungFirst) return `**no success within ${GUARD_MS / 1000} s** (op hung; guard cut it${r.firstSuccessMs === undefined ? "" : `, next success at ${ms(r.firstSuccessMs)} ms`})`;
-  return r.firstSuccessMs === undefined ? `**no success within ${WINDOW_MS / 1000} s**` : `${ms(r.firstSuccessMs)} ms`;
+  if (r.hungFirst) return `**no success within ${GUARD_MS / 1000} s** (an op hung${r.firstSuccessMs === undefined ? "" : `; next success at ${ms(r.firstSuccessMs)} ms`})`;
+  if (r.firstSuccessMs !== undefined) return `${ms(r.firstSuccessMs)} ms`;
+  return `**no success within ${WINDOW_MS / 1000} s**${r.cutAfterMs === undefined ? "" : ` (an op hung, ${ms(r.cutAfterMs)} ms when cut)`}`;
 }
 
 function errorsCell(r: Recovery): string {
@@ -165,15 +169,16 @@ function errorsCell(r: Recovery): string {
 }
 
 function nextCell(r: Recovery): string {
-  if (r.next.length === 0) return "–";
+  const waiting = r.firstSuccessMs !== undefined && r.cutAfterMs !== undefined ? `; 1 more still waiting after ${ms(r.cutAfterMs)} ms` : "";
+  if (r.next.length === 0) return waiting === "" ? "–" : `none completed${waiting}`;
   const s = spread(r.next);
-  const partial = r.next.length < NEXT ? ` (only ${r.next.length} ops in the window)` : "";
+  const partial = r.next.length < NEXT ? ` (only ${r.next.length} ops done in the window${waiting})` : "";
   return `${ms(s.p50)} / ${ms(s.p99)} / ${ms(s.max)}${partial}`;
 }
 
 function table(rows: readonly Row[]): string {
   const lines = [
-    "| fault | client | member hit | time to first success | next 100 ops p50 / p99 / max (ms) | errors after the fault |",
+    "| fault | client | broken member | time to first success | next 100 ops p50 / p99 / max (ms) | errors after the fault |",
     "|---|---|---|---|---|---|",
   ];
   for (const row of rows) {
@@ -182,9 +187,16 @@ function table(rows: readonly Row[]): string {
       lines.push(`| ${row.fault} | ${row.client} | – | skipped: ${row.skipped ?? ""} | – | – |`);
       continue;
     }
-    const member = row.client === "etcd-ts" ? (row.member ?? "") : `random per request (${row.member ?? ""} broken)`;
+    const member = row.client === "etcd-ts" ? (row.member ?? "") : `${row.member ?? ""} ¹`;
     lines.push(`| ${row.fault} | ${row.client} | ${member} | ${firstCell(row)} | ${nextCell(r)} | ${errorsCell(r)} |`);
   }
+  lines.push(
+    "",
+    "¹ node-etcd sends every request to a random member (a fresh shuffle per request), so about one request in three",
+    "meets the broken member: its time to first success can be lucky, and the next-100 column shows what the fault costs it.",
+    `"hung": an op cut by the ${GUARD_MS / 1000} s guard; node-etcd has no deadline of its own, so without the guard it would wait for ever.`,
+    `A turn ends after 100 ops past the first success, or ${WINDOW_MS / 1000} s after the fault.`,
+  );
   return lines.join("\n");
 }
 

@@ -84,6 +84,11 @@ export const DEFAULTS = Object.freeze({
   healthInterval: 1000,
   /** How often a set-aside member is probed to see whether it is back. */
   reprobeInterval: 250,
+  /**
+   * How long a call waits, without spending an attempt, for a member to come back when every
+   * member is set aside but some still answer (an election in progress).
+   */
+  electionWait: 2000,
   /** Backoff of the default retry policy, once every member has been tried. */
   backoffBase: 25,
   backoffCap: 1000,

@@ -32,19 +32,21 @@ export function nodeEtcd(hosts: readonly string[], options: Record<string, unkno
 /** Runs one node-etcd call as a promise; aborting `signal` aborts the HTTP request and rejects with its reason. */
 export function call(start: (callback: Callback) => CancellationToken, signal?: AbortSignal): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    let onAbort: (() => void) | undefined;
+    if (signal?.aborted === true) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const onAbort = (): void => {
+      // Only ever called after `token` is set: the listener is added below it.
+      token.abort();
+      reject(signal?.reason as Error);
+    };
     const token = start((error, body) => {
-      if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
+      signal?.removeEventListener("abort", onAbort);
       if (error === null) resolve(body);
       else reject(error);
     });
-    if (signal === undefined) return;
-    onAbort = (): void => {
-      token.abort();
-      reject(signal.reason as Error);
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
 

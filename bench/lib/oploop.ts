@@ -22,9 +22,11 @@ export interface OpRecord {
   readonly error?: string | undefined;
 }
 
-/** Runs set/get in turn until `stop` aborts; each op is cut after `guardMs`. The op `stop` cuts is not recorded. */
+/** Runs set/get in turn until `stop` aborts; each op is cut after `guardMs`. The op `stop` cuts is recorded as "cut". */
 export async function opLoop(client: OpClient, key: string, guardMs: number, stop: AbortSignal, log: OpRecord[]): Promise<void> {
-  for (let seq = 0; !stop.aborted; seq++) {
+  // A function, so the check in the catch block is not narrowed away by the loop condition.
+  const stopped = (): boolean => stop.aborted;
+  for (let seq = 0; !stopped(); seq++) {
     const guard = new AbortController();
     const timer = setTimeout(() => {
       guard.abort(new Error("guard"));
@@ -35,7 +37,10 @@ export async function opLoop(client: OpClient, key: string, guardMs: number, sto
       await (seq % 2 === 0 ? client.set(key, String(seq), signal) : client.get(key, signal));
       log.push({ start, end: performance.now(), ok: true });
     } catch (error) {
-      if (stop.aborted) return;
+      if (stopped()) {
+        log.push({ start, end: performance.now(), ok: false, error: "cut" });
+        return;
+      }
       log.push({ start, end: performance.now(), ok: false, error: guard.signal.aborted ? "hung" : client.label(error) });
     } finally {
       clearTimeout(timer);
@@ -53,11 +58,14 @@ export interface Recovery {
   readonly next: readonly number[];
   /** Failures among all ops started after the fault, by label. */
   readonly errors: ReadonlyMap<string, number>;
+  /** How long the op the benchmark cut at the end of its window had been waiting, if it had started after the fault. */
+  readonly cutAfterMs: number | undefined;
 }
 
 /** Reads a recovery out of the log. */
 export function recovery(log: readonly OpRecord[], at: number, nextCount: number): Recovery {
-  const after = log.filter((op) => op.start >= at);
+  const cut = log.at(-1)?.error === "cut" ? log.at(-1) : undefined;
+  const after = log.filter((op) => op.start >= at && op !== cut);
   const firstIndex = after.findIndex((op) => op.ok);
   const first = after[firstIndex];
   const errors = new Map<string, number>();
@@ -69,6 +77,7 @@ export function recovery(log: readonly OpRecord[], at: number, nextCount: number
     hungFirst: log.some((op) => op.error === "hung" && op.end >= at && op.end <= until),
     next: firstIndex < 0 ? [] : after.slice(firstIndex + 1, firstIndex + 1 + nextCount).map((op) => op.end - op.start),
     errors,
+    cutAfterMs: cut === undefined || cut.start < at ? undefined : cut.end - cut.start,
   };
 }
 

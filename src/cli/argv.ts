@@ -61,7 +61,7 @@ function normalizeFlag(argv: readonly string[], i: number, scope: CommandSpec, o
   const def = [...scope.flags, HELP].find((f) => f.names.includes(name));
   if (def === undefined) {
     // Several one-letter switches run together (`-rp`): Go refuses them, commander understands them.
-    if (!token.startsWith("--") && eq < 0 && [...name].every((c) => scope.flags.some((f) => f.kind === "bool" && f.names.includes(c)))) {
+    if (!token.startsWith("--") && eq < 0 && Array.from(name).every((c) => scope.flags.some((f) => f.kind === "bool" && f.names.includes(c)))) {
       out.push(token);
       return i;
     }

@@ -3,7 +3,7 @@
  * (or the Go client's error text) on its own line and exits 1; checks that etcdctl makes before
  * sending are made here in the same order, with the same words.
  */
-import { EtcdError, type Permission, type Role } from "../index.js";
+import { EtcdError, type Permission } from "../index.js";
 import { goErrorText } from "./errors.js";
 import type { CliContext } from "./context.js";
 import { cleanKey, type Action } from "./keys.js";
@@ -137,15 +137,13 @@ function rolePath(verb: "grant" | "revoke"): Action {
     const role = roleArg(ctx, args);
     const client = await ctx.client();
     const roles = client.auth.roles;
-    const before = await call(ctx, () => roles.get(role, ctx.call()));
-    const after = await call(ctx, () => (verb === "grant" ? roles.grantKV(role, [path], permission, ctx.call()) : roles.revokeKV(role, [path], permission, ctx.call())));
-    if (sameRole(before, after)) ctx.out(verb === "grant" ? "Role unchanged; already granted\n" : "Role unchanged; already revoked\n");
+    await call(ctx, () => roles.get(role, ctx.call()));
+    // etcdctl also compares the role before and after to say "Role unchanged"; the server already
+    // refuses a change that changes nothing, and auth reads are local, so that notice only ever
+    // appeared after a stale read, wrongly.
+    await call(ctx, () => (verb === "grant" ? roles.grantKV(role, [path], permission, ctx.call()) : roles.revokeKV(role, [path], permission, ctx.call())));
     ctx.out(`Role ${role} updated\n`);
   };
-}
-
-function sameRole(a: Role, b: Role): boolean {
-  return JSON.stringify([a.role, a.permissions.kv.read, a.permissions.kv.write]) === JSON.stringify([b.role, b.permissions.kv.read, b.permissions.kv.write]);
 }
 
 /** `auth enable` and `auth disable`. */

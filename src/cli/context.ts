@@ -147,7 +147,11 @@ export class CliContext {
     const tls = readTls(g);
     if (tls !== undefined) options.tls = tls;
     if (g.username !== "") options.auth = await this.#credentials(g.username);
-    if (g.debug) options.onCurl = (line) => this.err(`cURL Command: ${line}\n`);
+    if (g.debug) {
+      options.onCurl = (line) => {
+        this.err(`cURL Command: ${line}\n`);
+      };
+    }
     return options;
   }
 

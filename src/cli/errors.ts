@@ -40,7 +40,7 @@ const CLUSTER_UNAVAILABLE = "client: etcd cluster is unavailable or misconfigure
 const CLUSTER_CODES = new Set(["UNAVAILABLE", "OUTCOME_UNKNOWN", "TLS_ERROR", "NO_ENDPOINTS", "EMPTY_RESPONSE", "MALFORMED_RESPONSE", "STALE_READ"]);
 
 /** True when the Go client would have returned its `ClusterError` (every member failed). */
-export function isClusterError(error: unknown): error is EtcdError {
+export function isClusterError(error: unknown): boolean {
   if (!(error instanceof EtcdError) || error.code === "TIMEOUT") return false;
   return CLUSTER_CODES.has(error.code) || error.memberFailure;
 }
@@ -65,7 +65,7 @@ export function clusterDetail(error: EtcdError): string {
 /** What etcdctl's `handleError` prints for a failed key command. */
 export function handleErrorText(error: unknown): string {
   const text = `Error:  ${goErrorText(error)}\n`;
-  return isClusterError(error) ? `${text}${clusterDetail(error)}\n` : text;
+  return error instanceof EtcdError && isClusterError(error) ? `${text}${clusterDetail(error)}\n` : text;
 }
 
 /** How Go's HTTP client words a failed GET of `url` (cluster-health's per-member check). */

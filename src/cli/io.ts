@@ -17,23 +17,34 @@ export interface CliIo {
   readonly readStdin: () => Promise<string>;
   /** Reads a secret: prompted without echo on a terminal, otherwise one line of stdin. */
   readonly readSecret: (prompt: string) => Promise<string>;
-  /** Aborted on Ctrl-C (SIGINT); long-running commands then end with exit code 0, as etcdctl does. */
-  readonly interrupt: AbortSignal;
+  /**
+   * Called by long-running commands (watch): from then on Ctrl-C aborts the returned signal and
+   * the command ends with exit code 0, as etcdctl's do. Other commands keep Ctrl-C's default.
+   */
+  readonly trapInterrupt: () => AbortSignal;
 }
 
 /** The real process: its streams, environment and SIGINT. */
 export function processIo(): CliIo {
   const interrupt = new AbortController();
-  process.once("SIGINT", () => {
-    interrupt.abort();
-  });
+  let trapped = false;
+  const trapInterrupt = (): AbortSignal => {
+    if (!trapped) {
+      trapped = true;
+      // Once: a second Ctrl-C, while the command winds down, kills it the usual way.
+      process.once("SIGINT", () => {
+        interrupt.abort();
+      });
+    }
+    return interrupt.signal;
+  };
   return {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     env: process.env,
     readStdin,
     readSecret: (prompt) => (process.stdin.isTTY ? readHidden(prompt) : readLine()),
-    interrupt: interrupt.signal,
+    trapInterrupt,
   };
 }
 

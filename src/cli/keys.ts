@@ -64,7 +64,12 @@ function print(ctx: CliContext, response: V2Response): void {
   ctx.out(formatResponse(response, ctx.globals.output));
 }
 
-/** Directory commands print nothing in the simple format (there is no value to show). */
+/** mkdir, setdir and updatedir print nothing in the simple format, whatever the node became. */
+function printUnlessSimple(ctx: CliContext, response: V2Response): void {
+  if (ctx.globals.output !== "simple") print(ctx, response);
+}
+
+/** rm and rmdir print a removed key's previous value, but nothing for a directory in the simple format. */
 function printUnlessSimpleDir(ctx: CliContext, response: V2Response): void {
   if (response.node?.dir !== true || ctx.globals.output !== "simple") print(ctx, response);
 }
@@ -119,18 +124,18 @@ const update: Action = async (ctx, args, opts) => {
 
 const mkdir: Action = async (ctx, args, opts) => {
   const key = keyArg(ctx, args, 1);
-  printUnlessSimpleDir(ctx, await send(ctx, (c) => c.createDir(key, { ttl: ttl(opts), ...ctx.call() })));
+  printUnlessSimple(ctx, await send(ctx, (c) => c.createDir(key, { ttl: ttl(opts), ...ctx.call() })));
 };
 
 const setdir: Action = async (ctx, args, opts) => {
   const key = keyArg(ctx, args, 1);
-  printUnlessSimpleDir(ctx, await send(ctx, (c) => c.setDir(key, { ttl: ttl(opts), ...ctx.call() })));
+  printUnlessSimple(ctx, await send(ctx, (c) => c.setDir(key, { ttl: ttl(opts), ...ctx.call() })));
 };
 
 const updatedir: Action = async (ctx, args, opts) => {
   // etcdctl's usage names a <value> it never uses; accept and ignore it, as etcdctl does.
   const key = keyArg(ctx, args, 2);
-  printUnlessSimpleDir(ctx, await send(ctx, (c) => c.updateDir(key, { ttl: ttl(opts), ...ctx.call() })));
+  printUnlessSimple(ctx, await send(ctx, (c) => c.updateDir(key, { ttl: ttl(opts), ...ctx.call() })));
 };
 
 const rm: Action = async (ctx, args, opts) => {

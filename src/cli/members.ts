@@ -78,6 +78,7 @@ export function checkPeerUrls(ctx: CliContext, urls: readonly string[]): string[
 const HEALTH_INTERVAL_MS = 10_000;
 
 const clusterHealth: Action = async (ctx, _args, opts) => {
+  const interrupt = opts.bool("forever") ? ctx.io.trapInterrupt() : undefined;
   // Like etcdctl: no member-list sync first, since the member list is what is being checked.
   const client = await ctx.client(false);
   let members: Member[];
@@ -90,12 +91,12 @@ const clusterHealth: Action = async (ctx, _args, opts) => {
   for (;;) {
     const healthy = await checkAll(ctx, members);
     ctx.out(healthy === members.length ? "cluster is healthy\n" : healthy === 0 ? "cluster is unavailable\n" : "cluster is degraded\n");
-    if (!opts.bool("forever")) {
+    if (interrupt === undefined) {
       if (healthy !== members.length) ctx.fail("", EXIT.clusterNotHealthy);
       return;
     }
     ctx.out(`\nnext check after 10 second...\n\n`);
-    if (!(await pause(HEALTH_INTERVAL_MS, ctx.io.interrupt))) return;
+    if (!(await pause(HEALTH_INTERVAL_MS, interrupt))) return;
   }
 };
 

@@ -13,7 +13,7 @@ import { formatResponse, formatWatchHeader, goKey } from "./output.js";
 /** Watches from after `--after-index` (or from now), until interrupted; `each` returns false to stop. */
 async function watchEvents(ctx: CliContext, key: string, recursive: boolean, afterIndex: number, each: (event: V2Response) => Promise<boolean>): Promise<void> {
   const client = await ctx.client();
-  const signal = ctx.io.interrupt;
+  const signal = ctx.io.trapInterrupt();
   try {
     const options = { recursive, signal, ...(afterIndex > 0 ? { waitIndex: afterIndex + 1 } : {}) };
     for await (const event of client.watch(key, options)) {

@@ -54,6 +54,11 @@ export class CallScope {
     });
   }
 
+  /** Ends a `sleep` early (something the call waits for happened). */
+  wakeUp(): void {
+    this.wake?.();
+  }
+
   /** How the call ended early, or undefined while it runs (a method, so callers re-read it after awaits). */
   ended(): CallEnd | undefined {
     return this.end;

@@ -25,8 +25,12 @@ export interface Progress {
   readonly term?: number | undefined;
 }
 
-/** A probe's verdict on a member. */
-export type ProbeVerdict = "healthy" | "no-leader" | "unresponsive";
+/**
+ * A probe's verdict on a member: answering and healthy; answering without a leader; its process
+ * gone (nothing listens); unresponsive (connections open, nothing answers: hung or frozen); or
+ * inconclusive (the probe itself failed, e.g. TLS), which changes nothing.
+ */
+export type ProbeVerdict = "healthy" | "no-leader" | "down" | "unresponsive" | "inconclusive";
 
 /** Probes one member on a connection of its own; must settle when `signal` aborts. */
 export type Prober = (endpoint: string, signal: AbortSignal) => Promise<ProbeVerdict>;
@@ -81,6 +85,7 @@ export class EndpointEngine {
   private ticker: NodeJS.Timeout | undefined;
   private syncTimer: NodeJS.Timeout | undefined;
   private readonly probes = new Set<AbortController>();
+  private readonly activeWaiters = new Set<() => void>();
   private inflightCount = 0;
   private idleWaiters: (() => void)[] = [];
   private closed = false;
@@ -130,6 +135,7 @@ export class EndpointEngine {
     const failures: EtcdError[] = [];
     try {
       for (let attempt = 1; ; attempt++) {
+        if (this.electionLikely()) await this.waitForActive(scope);
         const early = scope.ended();
         if (early !== undefined) throw endError(early, false, op.name, failures);
         const member = this.pick();
@@ -171,7 +177,9 @@ export class EndpointEngine {
       if (progress !== undefined) this.check(progress, watermark, member);
       return { ok: true, value };
     } catch (thrown) {
-      const error: unknown = controller.signal.aborted ? (controller.signal.reason as unknown) : thrown;
+      // A transport that can prove the request never left says so; that beats the abort reason.
+      const unsent = thrown instanceof EtcdError && thrown.delivery === "unsent";
+      const error: unknown = controller.signal.aborted && !unsent ? (controller.signal.reason as unknown) : thrown;
       return { ok: false, error: this.asEtcdError(error, member, watermark) };
     } finally {
       scope.current = undefined;
@@ -211,6 +219,29 @@ export class EndpointEngine {
     return error;
   }
 
+  /** Every member is set aside, yet some of them answered: most likely an election is under way. */
+  private electionLikely(): boolean {
+    let answered = false;
+    for (const m of this.members) {
+      if (m.state === "active") return false;
+      if (m.state === "set-aside" && m.answered) answered = true;
+    }
+    return answered;
+  }
+
+  /** Waits for a member to come back (or the call to end), up to `electionWait`; costs no attempt. */
+  private async waitForActive(scope: CallScope): Promise<void> {
+    const wake = (): void => {
+      scope.wakeUp();
+    };
+    this.activeWaiters.add(wake);
+    try {
+      await scope.sleep(DEFAULTS.electionWait);
+    } finally {
+      this.activeWaiters.delete(wake);
+    }
+  }
+
   /** The pinned member while it is active; otherwise the next active one round-robin; otherwise the next one. */
   private pick(): Member {
     const pinned = this.pinned;
@@ -239,6 +270,8 @@ export class EndpointEngine {
   }
 
   private setAside(member: Member, reason: SetAsideReason, error?: EtcdError): void {
+    if (member.state === "removed") return;
+    member.answered = reason === "no-leader" || reason === "stale" || error?.status !== undefined;
     if (member.state !== "active") return;
     member.state = "set-aside";
     member.reason = reason;
@@ -251,6 +284,7 @@ export class EndpointEngine {
     member.state = "active";
     member.reason = undefined;
     this.emit({ type: "member-back", endpoint: member.url });
+    for (const wake of this.activeWaiters) wake();
   }
 
   /** One timer drives everything periodic: suspect probes, re-probes of set-aside members, the health check. */
@@ -288,22 +322,25 @@ export class EndpointEngine {
   }
 
   private applyVerdict(member: Member, verdict: ProbeVerdict): void {
+    if (verdict === "inconclusive") return;
     if (verdict === "healthy") {
       this.reinstate(member);
       return;
     }
-    this.setAside(member, verdict);
-    const reason = new EtcdError(
-      "UNAVAILABLE",
-      verdict === "unresponsive"
-        ? `${member.url} did not answer a health probe within ${this.timing.probeTimeout} ms`
-        : `${member.url} has no leader`,
-      { endpoint: member.url, delivery: "pending" },
-    );
-    // Every attempt on a hung or leaderless member is abandoned: reads move on at once; writes
-    // report an unknown outcome, because the member may still apply them later (a SIGSTOPped
-    // process reads them from its socket when it resumes; a partitioned one forwards them when
-    // the network heals), so re-sending even a plain set could land before a stale original.
+    this.setAside(member, verdict === "down" ? "failed" : verdict);
+    const why = {
+      down: "is down (connection refused)",
+      unresponsive: `did not answer a health probe within ${this.timing.probeTimeout} ms`,
+      "no-leader": "has no leader",
+    }[verdict];
+    // A gone process applies nothing later, so its attempts are merely of unknown outcome. A hung
+    // or leaderless member may still apply them later (a SIGSTOPped process reads them from its
+    // socket when it resumes; a partitioned one forwards them when the network heals), so they
+    // are pending: reads move on at once, writes report an unknown outcome.
+    const reason = new EtcdError("UNAVAILABLE", `${member.url} ${why}`, {
+      endpoint: member.url,
+      delivery: verdict === "down" ? "unknown" : "pending",
+    });
     for (const attempt of [...member.inflight, ...member.polls]) attempt.controller.abort(reason);
   }
 

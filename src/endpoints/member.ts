@@ -25,14 +25,20 @@ export class Member {
   state: MemberState = "active";
   /** Why it was set aside, while it is. */
   reason: SetAsideReason | undefined;
+  /**
+   * Whether the member's process answered when it was set aside (leaderless, a server error, a
+   * stale reply) rather than being unreachable: a living member usually comes back after an
+   * election, so calls wait for it instead of spending their attempts.
+   */
+  answered = false;
   /** Ordinary attempts in flight, oldest first (a Set keeps insertion order). */
   readonly inflight = new Set<Attempt>();
   /** Long polls (watches) in flight, kept apart so their age never counts against the member. */
   readonly polls = new Set<Attempt>();
   /** The probe in flight, if any: probes of one member are never run twice at once. */
   probing = false;
-  /** When the last probe started. */
-  lastProbeAt = 0;
+  /** When the last probe started; a new member counts as just probed, so nothing is sent at start-up. */
+  lastProbeAt = performance.now();
 
   /** Creates a member record for a client URL. */
   constructor(url: string) {

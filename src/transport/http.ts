@@ -78,28 +78,27 @@ export class HttpTransport {
     this.authHeader = auth === undefined ? undefined : `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
   }
 
-  /** Sends one request to `endpoint` and reads the whole reply; throws `EtcdError` on transport failure. */
-  async request(endpoint: string, req: HttpRequest, signal: AbortSignal): Promise<HttpReply> {
+  /**
+   * Sends one request to `endpoint` and reads the whole reply; throws `EtcdError` on transport
+   * failure. A request abandoned (by `signal`) or failed before undici began writing it is
+   * reported `unsent`, so even a create may then go to another member.
+   */
+  request(endpoint: string, req: HttpRequest, signal: AbortSignal): Promise<HttpReply> {
     this.options.onCurl?.(this.curl(endpoint, req));
-    const dispatcher = this.options.transport ?? (req.longPoll === true ? this.pool(this.pollPools, endpoint, 0) : this.pool(this.pools, endpoint, this.options.connections ?? DEFAULTS.connections));
+    const dispatcher =
+      this.options.transport ??
+      (req.longPoll === true ? this.pool(this.pollPools, endpoint, 0) : this.pool(this.pools, endpoint, this.options.connections ?? DEFAULTS.connections));
     const headers: Record<string, string> = {};
     if (this.authHeader !== undefined) headers.authorization = this.authHeader;
     if (req.body !== undefined) headers["content-type"] = req.contentType ?? "application/x-www-form-urlencoded";
-    try {
-      const res = await dispatcher.request({
-        origin: endpoint,
-        method: req.method,
-        path: req.path,
-        headers,
-        body: req.body ?? null,
-        signal,
-      });
-      const body = await res.body.text();
-      return { status: res.statusCode, headers: res.headers, body };
-    } catch (error) {
-      if (signal.aborted) throw signal.reason;
-      throw classify(error, endpoint);
-    }
+    return new Promise((resolve, reject) => {
+      const handler = new ReplyHandler(endpoint, signal, resolve, reject);
+      if (signal.aborted) {
+        handler.abandon();
+        return;
+      }
+      dispatcher.dispatch({ origin: endpoint, method: req.method, path: req.path, headers, body: req.body ?? null }, handler);
+    });
   }
 
   /**
@@ -110,19 +109,19 @@ export class HttpTransport {
     // A replacement transport may be the only way to reach the members (a proxy, a socket path),
     // so probes use it too; the separate-connection guarantee is then the transport's to keep.
     const pool = this.options.transport ?? this.pool(this.probePools, endpoint, 2);
-    const get = async (path: string): Promise<HttpReply | undefined> => {
-      try {
-        const headers: Record<string, string> = {};
-        if (this.authHeader !== undefined) headers.authorization = this.authHeader;
-        const res = await pool.request({ origin: endpoint, method: "GET", path, headers, signal });
-        return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
-      } catch {
-        return undefined;
-      }
+    const get = async (path: string): Promise<HttpReply> => {
+      const headers: Record<string, string> = {};
+      if (this.authHeader !== undefined) headers.authorization = this.authHeader;
+      const res = await pool.request({ origin: endpoint, method: "GET", path, headers, signal });
+      return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
     };
-    const [health, version] = await Promise.all([get("/health"), get("/version")]);
-    if (health?.status === 200 && isHealthyBody(health.body)) return "healthy";
-    return version === undefined ? "unresponsive" : "no-leader";
+    const [health, version] = await Promise.allSettled([get("/health"), get("/version")]);
+    if (health.status === "fulfilled" && health.value.status === 200 && isHealthyBody(health.value.body)) return "healthy";
+    if (version.status === "fulfilled") return "no-leader";
+    // Nothing listens on the port: the process is gone, and a gone process applies nothing later.
+    if (errorCode(version.reason) === "ECONNREFUSED") return "down";
+    // Only silence means hung; a TLS or protocol failure says nothing about the member's health.
+    return signal.aborted ? "unresponsive" : "inconclusive";
   }
 
   private pool(map: Map<string, Pool>, endpoint: string, connections: number): Pool {
@@ -170,17 +169,12 @@ export class HttpTransport {
     return parts.join(" ");
   }
 
-  /** Closes every connection; requests in flight finish first. */
+  /**
+   * Destroys every connection. Call it once nothing of ours is in flight (the clients wait for
+   * the engine to be idle first): a graceful `Pool.close()` would also wait for requests we
+   * abandoned while they were still queued, which may never be dispatched.
+   */
   async close(): Promise<void> {
-    const all = [...this.pools.values(), ...this.probePools.values(), ...this.pollPools.values()];
-    this.pools.clear();
-    this.probePools.clear();
-    this.pollPools.clear();
-    await Promise.all(all.map((p) => p.close().catch(() => undefined)));
-  }
-
-  /** Destroys every connection now, failing requests in flight. */
-  async destroy(): Promise<void> {
     const all = [...this.pools.values(), ...this.probePools.values(), ...this.pollPools.values()];
     this.pools.clear();
     this.probePools.clear();
@@ -189,14 +183,17 @@ export class HttpTransport {
   }
 }
 
-/** Maps a transport failure to an EtcdError that says whether the request may have been delivered. */
-export function classify(error: unknown, endpoint: string): EtcdError {
+/**
+ * Maps a transport failure to an EtcdError that says whether the request may have been delivered:
+ * `written` is false until undici starts writing the request to a socket.
+ */
+export function classify(error: unknown, endpoint: string, written = true): EtcdError {
   const code = errorCode(error);
   const message = error instanceof Error ? error.message : String(error);
   if (code !== undefined && TLS_CODES.test(code)) {
     return new EtcdError("TLS_ERROR", `${endpoint}: TLS: ${message} (${code})`, { endpoint, delivery: "unsent", cause: error });
   }
-  const delivery = code !== undefined && NEVER_SENT.has(code) ? "unsent" : "unknown";
+  const delivery = !written || (code !== undefined && NEVER_SENT.has(code)) ? "unsent" : "unknown";
   const detail = code === undefined ? message : `${message} (${code})`;
   return new EtcdError("UNAVAILABLE", `${endpoint}: ${detail}`, { endpoint, delivery, cause: error });
 }
@@ -209,6 +206,74 @@ function errorCode(error: unknown): string | undefined {
   }
   if (typeof error === "object" && error !== null && "code" in error && typeof error.code === "string") return error.code;
   return undefined;
+}
+
+/**
+ * Collects one reply for `request()`. undici calls `onRequestStart` synchronously just before it
+ * writes the request to a socket, so until then the request is provably unsent.
+ */
+class ReplyHandler implements Dispatcher.DispatchHandler {
+  private written = false;
+  private settled = false;
+  private controller: Dispatcher.DispatchController | undefined;
+  private status = 0;
+  private headers: Record<string, string | string[] | undefined> = {};
+  private readonly chunks: Buffer[] = [];
+  private readonly onAbort = (): void => {
+    this.abandon();
+  };
+
+  constructor(
+    private readonly endpoint: string,
+    private readonly signal: AbortSignal,
+    private readonly resolve: (reply: HttpReply) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {
+    signal.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  /** The caller gave up: written requests fail with the caller's reason, queued ones as unsent. */
+  abandon(): void {
+    const reason: unknown = this.signal.reason;
+    this.controller?.abort(reason instanceof Error ? reason : new Error(String(reason)));
+    if (this.written) this.fail(reason);
+    else this.fail(new EtcdError("UNAVAILABLE", `${this.endpoint}: abandoned before it was sent`, { endpoint: this.endpoint, delivery: "unsent", cause: reason }));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    // Abandoned while queued: stop it here, before undici writes anything.
+    if (this.settled) controller.abort(new Error("abandoned"));
+    else this.written = true;
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    this.status = statusCode;
+    this.headers = headers;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.signal.removeEventListener("abort", this.onAbort);
+    const body = this.chunks.length === 1 ? (this.chunks[0] as Buffer).toString("utf8") : Buffer.concat(this.chunks).toString("utf8");
+    this.resolve({ status: this.status, headers: this.headers, body });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.fail(classify(error, this.endpoint, this.written));
+  }
+
+  private fail(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.signal.removeEventListener("abort", this.onAbort);
+    this.reject(error);
+  }
 }
 
 function isHealthyBody(body: string): boolean {

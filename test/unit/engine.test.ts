@@ -297,6 +297,34 @@ test("backoff is immediate for the first pass over members, then capped exponent
   assert.deepEqual(unsafe, { retry: false });
 });
 
+test("during an election (every member set aside but answering) a call waits instead of spending its attempts", async () => {
+  const verdicts: Record<string, ProbeVerdict> = { "http://a": "no-leader", "http://b": "no-leader", "http://c": "no-leader" };
+  const { e } = engine(verdicts);
+  const electedAt = performance.now() + 800;
+  setTimeout(() => {
+    for (const k of Object.keys(verdicts)) verdicts[k] = "healthy";
+  }, 800);
+  let attempts = 0;
+  const dropped = (ep: string) => new EtcdError("RAFT_INTERNAL", "300: raft proposal dropped", { endpoint: ep, status: 500, delivery: "unsent" });
+  const result = await e.execute(
+    op("set", "idempotent", (ep) => {
+      attempts++;
+      return performance.now() < electedAt ? Promise.reject(dropped(ep)) : Promise.resolve(ep);
+    }),
+  );
+  assert.ok(result);
+  assert.ok(attempts <= 6, `${attempts} attempts`);
+  e.close();
+});
+
+test("a cluster whose members all refuse connections fails fast", async () => {
+  const { e } = engine();
+  const started = performance.now();
+  await assert.rejects(e.execute(op("get", true, (ep) => Promise.reject(refused(ep)))), (err: EtcdError) => err.code === "UNAVAILABLE");
+  assert.ok(performance.now() - started < 1000);
+  e.close();
+});
+
 test("a closed engine refuses new calls", async () => {
   const { e } = engine();
   e.close();

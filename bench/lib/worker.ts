@@ -1,0 +1,39 @@
+/**
+ * A child process that runs throughput cells for ONE client and prints one JSON line per cell.
+ * Each client gets a process of its own, so one client's garbage and JIT state never bill the
+ * other's phases, and `node --cpu-prof` can profile a single client.
+ */
+import { etcdTsBench, nodeEtcdBench, type NodeClient, type Workload } from "./workloads.js";
+import { runPhase, type Limits } from "./phase.js";
+import { waitQuiet } from "./machine.js";
+
+/** What the parent asks a worker to do. */
+export interface WorkerSpec {
+  readonly client: NodeClient;
+  readonly endpoints: readonly string[];
+  /** The member etcd-ts starts on (and wrk uses). */
+  readonly pin: string;
+  readonly prefix: string;
+  readonly serverPids: readonly number[];
+  readonly cells: readonly { workload: Workload; concurrency: number }[];
+  readonly warm: Limits;
+  readonly limits: Limits;
+  /** Wait for the machine to be this quiet (cores of foreign load) before each cell; 0 to skip. */
+  readonly quietCores: number;
+}
+
+async function main(): Promise<void> {
+  const spec = JSON.parse(process.argv[2] ?? "{}") as WorkerSpec;
+  const bench = spec.client === "etcd-ts" ? etcdTsBench(spec.endpoints, spec.pin, spec.prefix) : nodeEtcdBench(spec.endpoints, spec.prefix);
+  try {
+    for (const cell of spec.cells) {
+      if (spec.quietCores > 0) await waitQuiet(spec.serverPids, spec.quietCores, 5_000);
+      const result = await runPhase(bench.op(cell.workload), cell.concurrency, spec.warm, spec.limits, spec.serverPids);
+      process.stdout.write(`${JSON.stringify({ ...cell, client: spec.client, ...result })}\n`);
+    }
+  } finally {
+    await bench.close();
+  }
+}
+
+await main();
