@@ -5,7 +5,7 @@
  * faults. Everything it starts is stopped and removed before it exits.
  */
 import { execFileSync } from "node:child_process";
-import { EtcdV2Client, type V2WatchEvent } from "../src/index.js";
+import { EtcdError, EtcdV2Client, type V2WatchEvent } from "../src/index.js";
 import { startCluster, type Cluster } from "../test/harness/index.js";
 import { etcdBin, findOnPath } from "../test/harness/etcd-bin.js";
 import { runCli } from "./demo-cli.js";
@@ -33,7 +33,7 @@ async function demo(c: Cluster): Promise<void> {
     endpoints: c.endpoints(),
     onEvent: (ev) => {
       if (ev.type === "member-chosen") inUse = ev.endpoint;
-      if (ev.type === "member-set-aside") say(`  engine: ${ev.endpoint} set aside (${ev.reason})`);
+      if (ev.type === "member-set-aside") say(`  engine: ${ev.endpoint} set aside (${ev.reason}${ev.error ? `: ${ev.error.message}` : ""})`);
       if (ev.type === "member-chosen" && ev.previous !== undefined) say(`  engine: now using ${ev.endpoint}`);
     },
   });
@@ -57,7 +57,10 @@ async function demo(c: Cluster): Promise<void> {
   console.log("\n4. Faults on the member in use, with the load and the watch going on");
   const leader = await c.leader();
   say(`the client uses ${inUse}; the leader is ${c.clientUrl(leader)}`);
-  await fault(c, client, () => inUse, "SIGKILL", async (i) => c.member(i).kill());
+  const killed = await fault(c, client, () => inUse, "SIGKILL", async (i) => c.member(i).kill());
+  // Two members down at once would leave the cluster without a quorum: bring the first one back.
+  await c.member(killed).restart();
+  say(`member ${killed} restarted and caught up`);
   await fault(c, client, () => inUse, "SIGSTOP", async (i) => c.member(i).pause());
   for (const m of c.members) {
     if (m.paused) await m.resume();
@@ -79,17 +82,25 @@ async function watchAll(client: EtcdV2Client, from: number, signal: AbortSignal,
   }
 }
 
-async function fault(c: Cluster, client: EtcdV2Client, inUse: () => string, name: string, apply: (i: number) => Promise<void>): Promise<void> {
+async function fault(c: Cluster, client: EtcdV2Client, inUse: () => string, name: string, apply: (i: number) => Promise<void>): Promise<number> {
   const i = c.endpoints().indexOf(inUse());
   say(`${name} member ${i} (${c.clientUrl(i)}), the one in use`);
   await apply(i);
   const times: string[] = [];
   for (let n = 0; n < 10; n++) {
     const t0 = performance.now();
-    await client.set(`/demo/after-${name}-${n}`, String(n));
-    times.push((performance.now() - t0).toFixed(0));
+    try {
+      await client.set(`/demo/after-${name}-${n}`, String(n));
+      times.push((performance.now() - t0).toFixed(0));
+    } catch (error) {
+      // The honest answer for a write that was in flight when its member froze: it may land later.
+      if (!(error instanceof EtcdError && error.code === "OUTCOME_UNKNOWN")) throw error;
+      const why = error.errors.at(-1)?.message ?? error.message;
+      times.push(`${(performance.now() - t0).toFixed(0)} (OUTCOME_UNKNOWN: in flight when ${why})`);
+    }
   }
   say(`the next 10 sets took (ms): ${times.join(", ")}`);
+  return i;
 }
 
 function describe(ev: V2WatchEvent): string {

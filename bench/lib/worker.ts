@@ -3,7 +3,7 @@
  * Each client gets a process of its own, so one client's garbage and JIT state never bill the
  * other's phases, and `node --cpu-prof` can profile a single client.
  */
-import { etcdTsBench, nodeEtcdBench, type NodeClient, type Workload } from "./workloads.js";
+import { etcdTsBench, nodeEtcdBench, undiciRawBench, type Bench, type NodeClient, type Workload } from "./workloads.js";
 import { runPhase, type Limits } from "./phase.js";
 import { waitQuiet } from "./machine.js";
 
@@ -22,9 +22,20 @@ export interface WorkerSpec {
   readonly quietCores: number;
 }
 
+function makeBench(spec: WorkerSpec): Bench {
+  switch (spec.client) {
+    case "etcd-ts":
+      return etcdTsBench(spec.endpoints, spec.pin, spec.prefix);
+    case "node-etcd":
+      return nodeEtcdBench(spec.endpoints, spec.prefix);
+    case "undici-raw":
+      return undiciRawBench(spec.pin, spec.prefix);
+  }
+}
+
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? "{}") as WorkerSpec;
-  const bench = spec.client === "etcd-ts" ? etcdTsBench(spec.endpoints, spec.pin, spec.prefix) : nodeEtcdBench(spec.endpoints, spec.prefix);
+  const bench = makeBench(spec);
   try {
     for (const cell of spec.cells) {
       if (spec.quietCores > 0) await waitQuiet(spec.serverPids, spec.quietCores, 5_000);

@@ -3,6 +3,7 @@
  * (weak), GET through raft (quorum), and set of one of 1,000 keys. Every reply is parsed and
  * checked, as an application would.
  */
+import { Pool } from "undici";
 import { EtcdV2Client } from "../../src/index.js";
 import { call, nodeEtcd } from "./node-etcd.js";
 import type { Op } from "./phase.js";
@@ -13,7 +14,8 @@ export type Workload = (typeof WORKLOADS)[number];
 
 /** The Node clients compared. */
 export const NODE_CLIENTS = ["etcd-ts", "node-etcd"] as const;
-export type NodeClient = (typeof NODE_CLIENTS)[number];
+/** Also available with `--clients`: a bare undici Pool, the floor any undici-based client sits on. */
+export type NodeClient = (typeof NODE_CLIENTS)[number] | "undici-raw";
 
 /** A 100-byte value. */
 export const VALUE = "v".repeat(100);
@@ -79,5 +81,34 @@ export function nodeEtcdBench(endpoints: readonly string[], prefix: string): Ben
       }
     },
     close: () => Promise.resolve(),
+  };
+}
+
+/**
+ * The least an undici-based client can do: one Pool (64 connections, no pipelining), the reply
+ * read as text and parsed. The gap between this and etcd-ts is etcd-ts's own cost.
+ */
+export function undiciRawBench(pin: string, prefix: string): Bench {
+  const pool = new Pool(pin, { connections: 64, pipelining: 1 });
+  const { readKey, writeKey } = paths(prefix);
+  const get = async (path: string): Promise<unknown> => {
+    const res = await pool.request({ method: "GET", path });
+    const body = JSON.parse(await res.body.text()) as { node?: { value?: unknown } };
+    return checkValue(body.node?.value);
+  };
+  const headers = { "content-type": "application/x-www-form-urlencoded" };
+  const body = `value=${VALUE}`;
+  return {
+    op: (workload) => {
+      switch (workload) {
+        case "get-local":
+          return () => get(`/v2/keys${readKey}`);
+        case "get-quorum":
+          return () => get(`/v2/keys${readKey}?quorum=true`);
+        case "set":
+          return async (i) => JSON.parse(await (await pool.request({ method: "PUT", path: `/v2/keys${writeKey(i)}`, headers, body })).body.text()) as unknown;
+      }
+    },
+    close: () => pool.close(),
   };
 }

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { checkLinearizable, partition, type HistoryOp } from "../torture/checker.js";
-import { registerModel, type RegisterOp, type RegisterState } from "../torture/register.js";
+import { canonicalize, checkRegister, registerModel, UNMENTIONED, type RegisterOp, type RegisterState } from "../torture/register.js";
 import { cutAt, shrinkViolation } from "../torture/shrink.js";
 import { createRandom } from "../torture/prng.js";
 
@@ -188,6 +188,49 @@ test("shrinking never drops the write a read depends on", () => {
 test("cutting a history turns operations running at the cut into unknown outcomes", () => {
   const cut = cutAt([set(0, 1, "a"), set(2, 9, "b"), read(3, 8, "b"), read(10, 11, "b")], 5);
   assert.deepEqual(cut, [set(0, 1, "a"), { call: 2, ret: U, op: { kind: "set", value: "b", expect: undefined, outcome: "unknown" } }]);
+});
+
+test("values nobody mentions are folded into one state, mentioned ones are kept", () => {
+  const history = [set(0, 1, "a"), set(2, 3, "b", "a"), set(4, U, "c"), read(5, 6, "b")];
+  assert.deepEqual(canonicalize(history).map((h) => h.op.value), ["a", "b", UNMENTIONED, undefined]);
+  // Folding b and c together must not let c's unknown write explain the read of b.
+  assert.equal(checkRegister([set(0, 1, "a"), set(2, 3, "b"), set(4, U, "c"), set(5, 6, "d"), read(7, 8, "b")]).verdict, "violation");
+});
+
+test("an unknown write of an unmentioned value can still explain a refusal that needs 'some other value'", () => {
+  assert.equal(checkRegister([set(0, 1, "a"), set(2, U, "x"), cas(3, 4, "a", "b", "mismatch")]).verdict, "linearizable");
+  assert.equal(checkRegister([set(0, 1, "a"), cas(3, 4, "a", "b", "mismatch")]).verdict, "violation");
+  assert.equal(checkRegister([set(0, U, "x"), create(1, 2, "y", "exists")]).verdict, "linearizable");
+  // Two refusals separated by a read of absent need two different unknown writes, and there are two.
+  const twice = [set(0, U, "x1"), set(0, U, "x2"), create(1, 2, "y", "exists"), del(3, U, "unknown"), read(5, 6, null), create(7, 8, "z", "exists")];
+  assert.equal(checkRegister(twice).verdict, "linearizable");
+  assert.equal(checkRegister([set(0, U, "x1"), create(1, 2, "y", "exists"), del(3, U, "unknown"), read(5, 6, null), create(7, 8, "z", "exists")]).verdict, "violation");
+});
+
+test("a violation behind a hundred unknown-outcome writes is still found within the budget", () => {
+  const history: H[] = [];
+  for (let i = 0; i < 600; i++) {
+    if (i % 6 === 0) history.push(set(i, U, `u${i}`));
+    else history.push(i % 2 === 0 ? set(i, i + 0.5, `v${i}`) : read(i, i + 0.5, `v${i - 1}`));
+  }
+  history.push(read(700, 701, "never-written"));
+  const result = checkRegister(history, { maxSteps: 2_000_000 });
+  assert.equal(result.verdict, "violation");
+});
+
+test("random linearizable histories stay linearizable with unknown outcomes and phantom writes added", () => {
+  for (let seed = 1; seed <= 30; seed++) {
+    const random = createRandom(seed * 7);
+    const { history, readIndices } = randomHistory(seed, 300, 6);
+    // Forgetting a write's result keeps a history linearizable; so does adding writes that never happened.
+    const weakened: H[] = history.map((h) => (h.op.kind !== "read" && h.op.outcome === "ok" && random.chance(0.1) ? { ...h, ret: U, op: { ...h.op, outcome: "unknown", observed: undefined } } : h));
+    for (let i = 0; i < 20; i++) weakened.push(set(random.next() * 300, U, `phantom${i}`));
+    assert.equal(checkRegister(weakened).verdict, "linearizable", `seed ${seed}`);
+    const victim = readIndices[seed % readIndices.length];
+    if (victim === undefined) continue;
+    const broken = weakened.map((h, i) => (i === victim ? read(h.call, h.ret, "never-written") : h));
+    assert.equal(checkRegister(broken).verdict, "violation", `seed ${seed}`);
+  }
 });
 
 /**
