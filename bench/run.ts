@@ -16,6 +16,7 @@ import { cpus } from "node:os";
 import { promisify, parseArgs } from "node:util";
 import { EtcdV2Client } from "../src/index.js";
 import { startCluster, type Cluster } from "../test/harness/index.js";
+import { clean, compile, compiled } from "./lib/build.js";
 import { waitQuiet } from "./lib/machine.js";
 import type { Limits, PhaseResult } from "./lib/phase.js";
 import { table, watchTable, type Cell } from "./lib/report.js";
@@ -25,6 +26,8 @@ import { NODE_CLIENTS, VALUE, WORKLOADS, paths } from "./lib/workloads.js";
 import { runWrk } from "./lib/wrk.js";
 
 const execFileAsync = promisify(execFile);
+const WORKER = "bench/lib/worker.ts";
+const WATCH = "bench/lib/watch-scale.ts";
 const DEFAULT_RAFT = ["--heartbeat-interval=100", "--election-timeout=1000"];
 
 interface Settings {
@@ -38,9 +41,11 @@ interface Settings {
   readonly quietCores: number;
   readonly watch: boolean;
   readonly wrk: boolean;
+  /** Where the compiled children are. */
+  readonly build: string;
 }
 
-function settings(): Settings {
+function settings(build: string): Settings {
   const { values } = parseArgs({
     options: {
       quick: { type: "boolean" },
@@ -64,6 +69,7 @@ function settings(): Settings {
     quietCores: quick ? 0 : 0.2,
     watch: values["no-watch"] !== true,
     wrk: values["no-wrk"] !== true,
+    build,
   };
 }
 
@@ -99,7 +105,7 @@ async function nodeCells(s: Settings, t: Target, client: WorkerSpec["client"]): 
     limits: s.limits,
     quietCores: s.quietCores,
   };
-  const { stdout } = await execFileAsync(process.execPath, ["--import", "tsx", "bench/lib/worker.ts", JSON.stringify(spec)], { maxBuffer: 1 << 24, timeout: 30 * 60_000 });
+  const { stdout } = await execFileAsync(process.execPath, [compiled(s.build, WORKER), JSON.stringify(spec)], { maxBuffer: 1 << 24, timeout: 30 * 60_000 });
   return stdout.trim().split("\n").map((line) => ({ ...(JSON.parse(line) as Cell), members: t.members }));
 }
 
@@ -115,9 +121,9 @@ async function wrkCells(s: Settings, t: Target): Promise<Cell[]> {
   return cells;
 }
 
-async function watchScale(t: Target, quick: boolean): Promise<WatchResult> {
-  const spec: WatchSpec = { endpoints: t.endpoints, pin: t.pin, prefix: `${t.prefix}-watch`, watches: 1000, samples: quick ? 50 : 200, burstConcurrency: 64 };
-  const { stdout } = await execFileAsync(process.execPath, ["--expose-gc", "--import", "tsx", "bench/lib/watch-scale.ts", JSON.stringify(spec)], { timeout: 120_000 });
+async function watchScale(s: Settings, t: Target): Promise<WatchResult> {
+  const spec: WatchSpec = { endpoints: t.endpoints, pin: t.pin, prefix: `${t.prefix}-watch`, watches: 1000, samples: s.quick ? 50 : 200, burstConcurrency: 64 };
+  const { stdout } = await execFileAsync(process.execPath, ["--expose-gc", compiled(s.build, WATCH), JSON.stringify(spec)], { timeout: 120_000 });
   return JSON.parse(stdout.trim()) as WatchResult;
 }
 
@@ -138,7 +144,7 @@ async function benchCluster(s: Settings, members: number, runs: Cell[][]): Promi
     }
     if (!s.watch || members !== 1) return undefined;
     progress("watch scale: 1,000 watches");
-    return await watchScale(target, s.quick);
+    return await watchScale(s, target);
   } finally {
     await cluster.stop();
   }
@@ -149,8 +155,16 @@ function progress(text: string): void {
 }
 
 async function main(): Promise<void> {
-  const s = settings();
   const started = performance.now();
+  const s = settings(compile([WORKER, WATCH]));
+  try {
+    await measure(s, started);
+  } finally {
+    clean(s.build);
+  }
+}
+
+async function measure(s: Settings, started: number): Promise<void> {
   const runs: Cell[][] = [];
   let watch: WatchResult | undefined;
   for (const members of s.members) watch = (await benchCluster(s, members, runs)) ?? watch;

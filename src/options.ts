@@ -66,6 +66,13 @@ export interface EngineOptions {
   readonly onEvent?: ((event: EngineEvent) => void) | undefined;
   /** A logger for the same events; nothing is printed by default. */
   readonly logger?: Logger | undefined;
+  /**
+   * A request unanswered for this many ms makes the client probe its member on a separate
+   * connection (default 300). Raise it on hosts so loaded that healthy members answer slowly.
+   */
+  readonly suspectAfter?: number | undefined;
+  /** How long a health probe may take before the member counts as hung (default 700 ms). */
+  readonly probeTimeout?: number | undefined;
 }
 
 const STRONG: Consistency = "strong";

@@ -187,7 +187,7 @@ export class CliContext {
 /** The TLS files named by the flags, read now; etcdctl's messages when one cannot be read. */
 function readTls(g: Globals): TlsOptions | undefined {
   if (g.certFile === "" && g.keyFile === "" && g.caFile === "") return undefined;
-  if ((g.certFile === "") !== (g.keyFile === "")) throw new UsageError("--cert-file and --key-file must be given together");
+  if ((g.certFile === "") !== (g.keyFile === "")) throw new UsageError(`KeyFile and CertFile must both be present[key: ${g.keyFile}, cert: ${g.certFile}]`);
   const tls: { -readonly [K in keyof TlsOptions]: TlsOptions[K] } = {};
   if (g.caFile !== "") tls.ca = readPem(g.caFile);
   if (g.certFile !== "") tls.cert = readPem(g.certFile);

@@ -36,6 +36,10 @@ export class UsageError extends Error {
 
 const CLUSTER_UNAVAILABLE = "client: etcd cluster is unavailable or misconfigured";
 
+// How the engine words the members its health probes gave up on (it has no field for the reason).
+const HUNG = /did not answer a health probe/;
+const LEADERLESS = / has no leader$/;
+
 // Failures of the members themselves; everything else is an answer about the data or a local mistake.
 const CLUSTER_CODES = new Set(["UNAVAILABLE", "OUTCOME_UNKNOWN", "TLS_ERROR", "NO_ENDPOINTS", "EMPTY_RESPONSE", "MALFORMED_RESPONSE", "STALE_READ"]);
 
@@ -72,8 +76,8 @@ export function handleErrorText(error: unknown): string {
 export function goHttpErrorText(url: string, error: unknown): string {
   if (!(error instanceof EtcdError)) return goErrorText(error);
   const attempt = error.errors[0] ?? error;
-  const why = error.code === "TIMEOUT" ? "context deadline exceeded (Client.Timeout exceeded while awaiting headers)" : attemptText(attempt);
-  return `Get "${url}": ${why}`;
+  const hung = error.code === "TIMEOUT" || HUNG.test(attempt.message);
+  return `Get "${url}": ${hung ? "context deadline exceeded (Client.Timeout exceeded while awaiting headers)" : attemptText(attempt)}`;
 }
 
 /** etcdctl's `isConnectionError`: every member refused, timed out or could not be dialled. */
@@ -125,12 +129,34 @@ function attemptText(error: EtcdError): string {
   if (socket?.code === "ECONNREFUSED") return `dial tcp ${dialAddress(socket, endpoint)}: connect: connection refused`;
   if (socket?.code === "ENOTFOUND") return `dial tcp: lookup ${hostOf(endpoint)}: no such host`;
   if (error.code === "TIMEOUT") return "context deadline exceeded";
+  const x509 = X509_TEXT[causeCode(error.cause) ?? ""];
+  if (x509 !== undefined) return x509;
   const status = error.status;
-  if (status === 500 || status === 503) return `client: etcd member ${endpoint} has no leader`;
+  if (status === 500 || status === 503 || (status === undefined && LEADERLESS.test(error.message))) return `client: etcd member ${endpoint} has no leader`;
   if (status !== undefined && status > 500) return `client: etcd member ${endpoint} returns server error [${STATUS_TEXT[status] ?? String(status)}]`;
   // A member the engine found hung: the Go client would have hit its per-request header timeout.
-  if (error.code === "UNAVAILABLE" && /did not answer a health probe/.test(error.message)) return `client: endpoint ${endpoint} exceeded header timeout`;
+  if (error.code === "UNAVAILABLE" && HUNG.test(error.message)) return `client: endpoint ${endpoint} exceeded header timeout`;
   return error.message;
+}
+
+/** Node's certificate verification failures, as Go's crypto/x509 words the same ones. */
+const X509_TEXT: Readonly<Record<string, string>> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "x509: certificate signed by unknown authority",
+  UNABLE_TO_GET_ISSUER_CERT: "x509: certificate signed by unknown authority",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "x509: certificate signed by unknown authority",
+  SELF_SIGNED_CERT_IN_CHAIN: "x509: certificate signed by unknown authority",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "x509: certificate signed by unknown authority",
+  CERT_HAS_EXPIRED: "x509: certificate has expired or is not yet valid",
+  CERT_NOT_YET_VALID: "x509: certificate has expired or is not yet valid",
+};
+
+/** The first string `code` along an error's cause chain. */
+function causeCode(cause: unknown): string | undefined {
+  for (let e = cause, depth = 0; typeof e === "object" && e !== null && depth < 5; depth++) {
+    if ("code" in e && typeof e.code === "string") return e.code;
+    e = "cause" in e ? e.cause : undefined;
+  }
+  return undefined;
 }
 
 const STATUS_TEXT: Readonly<Record<number, string>> = { 501: "Not Implemented", 502: "Bad Gateway", 504: "Gateway Timeout", 505: "HTTP Version Not Supported" };

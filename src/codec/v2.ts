@@ -46,12 +46,20 @@ export function invalidArgument(message: string): EtcdError {
 }
 
 /**
+ * Keys whose path needs no work: non-empty segments of characters `encodeURIComponent` keeps,
+ * none starting with a dot (so none is "." or "..").
+ */
+const PLAIN_KEY = /^\/?[\w~-][\w.~-]*(?:\/[\w~-][\w.~-]*)*$/;
+
+/**
  * The request path of a key. Each segment is percent-encoded on its own, so spaces, `+`, `%`,
  * `?`, `#` and unicode reach etcd as written (go-etcd sent a space as `+`, which etcd kept).
  * Empty segments are dropped because etcd answers `a//b` with a redirect to `a/b`, the same key.
  */
 export function encodeKeyPath(key: unknown): string {
   if (typeof key !== "string") throw invalidArgument(`a key must be a string, got ${typeof key}`);
+  // Every request starts here: a key that encoding would leave unchanged is used as it is.
+  if (PLAIN_KEY.test(key)) return key.startsWith("/") ? `/v2/keys${key}` : `/v2/keys/${key}`;
   const segments = key.split("/").filter((s) => s !== "");
   if (segments.some((s) => s === "." || s === "..")) {
     throw invalidArgument(`key ${JSON.stringify(key)} has a "." or ".." segment, which etcd would resolve to another key`);
@@ -81,8 +89,12 @@ export function withQuery(path: string, query: Params): string {
 
 /** GET of a key or directory. */
 export function getRequest(key: string, spec: GetSpec): HttpRequest {
-  const query = { recursive: flag(spec.recursive), sorted: flag(spec.sorted), quorum: flag(spec.quorum) };
-  return { method: "GET", path: withQuery(encodeKeyPath(key), query) };
+  // What withQuery(path, { recursive, sorted, quorum }) builds, without the objects: every read comes here.
+  const path = encodeKeyPath(key);
+  let query = spec.recursive === true ? "recursive=true" : "";
+  if (spec.sorted === true) query += query === "" ? "sorted=true" : "&sorted=true";
+  if (spec.quorum === true) query += query === "" ? "quorum=true" : "&quorum=true";
+  return { method: "GET", path: query === "" ? path : `${path}?${query}` };
 }
 
 /**
@@ -212,6 +224,8 @@ export function replyContext(reply: HttpReply, endpoint: string): ReplyContext {
   return { endpoint, reply, headerIndex: headerNumber(reply.headers, "x-etcd-index") };
 }
 
+const NON_BLANK = /\S/;
+
 /**
  * Checks the status and parses the JSON body of a reply, or throws the matching `EtcdError`.
  * `ok` lists the statuses that mean success; the body is then required unless `allowEmpty`.
@@ -219,7 +233,8 @@ export function replyContext(reply: HttpReply, endpoint: string): ReplyContext {
 export function decodeJsonReply(reply: HttpReply, endpoint: string, ok: readonly number[], allowEmpty = false): unknown {
   const ctx = replyContext(reply, endpoint);
   if (!ok.includes(reply.status)) throw errorFromReply(ctx);
-  if (reply.body.trim() === "") {
+  // Tested rather than trimmed: etcd ends every body with a newline, and trim() would copy it.
+  if (!NON_BLANK.test(reply.body)) {
     if (allowEmpty) return undefined;
     throw emptyResponseError(ctx);
   }
@@ -271,17 +286,17 @@ export function decodeNode(value: unknown): V2Node {
   const dir = optionalBoolean(o, "dir");
   const ttl = optionalNumber(o, "ttl");
   const expiration = optionalString(o, "expiration");
-  // Fields in the server's order, so a logged node reads like etcd's JSON.
-  return {
-    key: optionalString(o, "key") ?? "/",
-    ...(text === undefined ? {} : { value: text }),
-    ...(dir === undefined ? {} : { dir }),
-    ...(o.nodes === undefined || o.nodes === null ? {} : { nodes: array(o, "nodes").map(decodeNode) }),
-    ...(expiration === undefined ? {} : { expiration }),
-    ...(ttl === undefined ? {} : { ttl }),
-    createdIndex: optionalNumber(o, "createdIndex") ?? 0,
-    modifiedIndex: optionalNumber(o, "modifiedIndex") ?? 0,
-  };
+  // Fields in the server's order, so a logged node reads like etcd's JSON. Assigned one by one
+  // rather than spread: every reply of every read and write goes through here.
+  const node: { -readonly [K in keyof V2Node]?: V2Node[K] } = { key: optionalString(o, "key") ?? "/" };
+  if (text !== undefined) node.value = text;
+  if (dir !== undefined) node.dir = dir;
+  if (o.nodes !== undefined && o.nodes !== null) node.nodes = array(o, "nodes").map(decodeNode);
+  if (expiration !== undefined) node.expiration = expiration;
+  if (ttl !== undefined) node.ttl = ttl;
+  node.createdIndex = optionalNumber(o, "createdIndex") ?? 0;
+  node.modifiedIndex = optionalNumber(o, "modifiedIndex") ?? 0;
+  return node as V2Node;
 }
 
 /** A writable view of a readonly reply type, used only while building it. */

@@ -90,6 +90,8 @@ export class EtcdV2Client {
       autoSync: options.autoSync,
       onEvent: options.onEvent,
       logger: options.logger,
+      suspectAfter: options.suspectAfter,
+      probeTimeout: options.probeTimeout,
     });
     this.#requester = new V2Requester(this.#engine, transport);
     this.members = new V2Members(this.#requester);

@@ -141,7 +141,7 @@ describe("etcd-ts prints what etcdctl v2 prints: members, users, roles, auth", {
     assert.deepEqual(mine, { ...theirs, stderr: theirs.stderr.replace("etcdctl member remove", "etcd-ts member remove") });
   });
 
-  describe("users and roles", { concurrency: 6 }, () => {
+  describe("users and roles", { concurrency: 3 }, () => {
     USERS_AND_ROLES.forEach((kase, n) => {
       it(kase.args, async () => {
         const side = async (tag: string, runner: typeof ours): Promise<Outcome> => {

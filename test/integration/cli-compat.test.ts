@@ -152,7 +152,7 @@ describe("etcd-ts prints what etcdctl v2 prints", { skip: NO_ETCDCTL }, () => {
     return { theirs: normalize(theirs, names), ours: normalize(ours, names) };
   }
 
-  describe("key commands, every format, and their errors", { concurrency: 8 }, () => {
+  describe("key commands, every format, and their errors", { concurrency: 4 }, () => {
     CASES.forEach((kase, n) => {
       it(kase.args.join(" "), async () => {
         const { theirs, ours } = await both(kase, n);

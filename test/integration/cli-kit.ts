@@ -5,6 +5,7 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
+import type { Writable } from "node:stream";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { run } from "../../src/cli/run.js";
@@ -49,6 +50,12 @@ function baseEnv(env: Readonly<Record<string, string>> | undefined): NodeJS.Proc
   return { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/tmp", ETCDCTL_API: "2", ...env };
 }
 
+/** Sends `text` (or nothing) and closes stdin; a child that exits without reading it is fine. */
+function writeStdin(stdin: Writable | null, text: string | undefined): void {
+  stdin?.on("error", () => undefined);
+  stdin?.end(text);
+}
+
 /** Runs etcdctl v2 to completion. */
 export function runEtcdctl(args: readonly string[], options: RunOptions = {}): Promise<Outcome> {
   return new Promise((resolve, reject) => {
@@ -60,7 +67,7 @@ export function runEtcdctl(args: readonly string[], options: RunOptions = {}): P
       const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
       resolve({ stdout, stderr, code });
     });
-    child.stdin?.end(options.stdin ?? "");
+    writeStdin(child.stdin, options.stdin);
   });
 }
 
@@ -89,7 +96,7 @@ export function runOursProcess(args: readonly string[], options: RunOptions = {}
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdin.end(options.stdin ?? "");
+    writeStdin(child.stdin, options.stdin);
     child.on("close", (code) => {
       resolve({ stdout, stderr, code: code ?? 1 });
     });
@@ -102,7 +109,11 @@ export async function runEtcdctlUntil(args: readonly string[], done: (stdout: st
   const child = spawn(ETCDCTL, [...args], { env: baseEnv(undefined) });
   let stdout = "";
   let stderr = "";
-  const closed = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? 1)));
+  const closed = new Promise<number>((resolve) => {
+    child.on("close", (code) => {
+      resolve(code ?? 1);
+    });
+  });
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, timeoutMs);
@@ -124,7 +135,9 @@ export async function runOursUntil(args: readonly string[], done: (stdout: strin
   const interrupt = new AbortController();
   let stdout = "";
   let stderr = "";
-  const timer = setTimeout(() => interrupt.abort(), timeoutMs);
+  const timer = setTimeout(() => {
+    interrupt.abort();
+  }, timeoutMs);
   const io: CliIo = {
     stdout: (text) => {
       stdout += text;

@@ -11,7 +11,8 @@
  * 2. drop a read or a refused operation (they change nothing);
  * 3. forget a write's result: first make it unknown-outcome, else forget only the value it replaced;
  * 4. drop an unknown-outcome write whose value nothing else mentions, as long as no remaining
- *    operation could be explained by "some value is present" alone (mismatch, exists).
+ *    operation could be explained by "some value is present" alone (mismatch, exists); drop an
+ *    unknown-outcome delete when nothing remaining needs the key to be absent.
  */
 import type { HistoryOp } from "./checker.js";
 import { checkRegister, hasEffect, type RegisterOp } from "./register.js";
@@ -28,22 +29,48 @@ export interface ShrinkResult {
 /** Shrinks `history` (which must be a violation) for at most `ms` milliseconds. */
 export function shrinkViolation(history: RegisterHistory, ms = 20_000, maxSteps = 200_000): ShrinkResult {
   const deadline = performance.now() + ms;
-  const violates = (h: RegisterHistory): boolean =>
-    checkRegister(h, { maxSteps, deadline: deadline + 1_000 }).verdict === "violation";
+  const violates = (h: RegisterHistory): boolean => checkRegister(h, { maxSteps, deadline: deadline + 1_000 }).verdict === "violation";
   let current = cutEarliest(history, violates);
-  let changed = true;
-  while (changed) {
-    changed = false;
-    for (let i = current.length - 1; i >= 0; i--) {
-      if (performance.now() > deadline) return { history: current, complete: false };
-      const next = weakenAt(current, i, violates);
-      if (next !== undefined) {
-        current = next;
-        changed = true;
+  // Each round can enable moves the previous one could not make (a delete may go once the reads
+  // of "absent" are gone), so rounds repeat until nothing changes.
+  for (let before = Infinity; weight(current) < before; ) {
+    before = weight(current);
+    const next = shrinkRound(current, violates, deadline);
+    if (next === undefined) return { history: current, complete: false };
+    current = next;
+  }
+  return { history: current, complete: true };
+}
+
+/** One round of moves 2-4; undefined when the deadline passed. */
+function shrinkRound(history: RegisterHistory, violates: (h: RegisterHistory) => boolean, deadline: number): RegisterHistory | undefined {
+  let current = history;
+  // Chunks first (halves, quarters, …), as delta debugging does: most operations of a long
+  // history are irrelevant, and removing them a few hundred at a time is what keeps this fast.
+  // The first pass only drops operations, so writes keep their results while reads that matter
+  // still need them: that is what leads to the smallest witnesses.
+  for (const weakenWrites of [false, true]) {
+    for (let size = 2 ** Math.ceil(Math.log2(Math.max(current.length, 1))); size >= 1; size /= 2) {
+      for (let i = 0; i < current.length; ) {
+        if (performance.now() > deadline) return undefined;
+        const next = weakenRange(current, i, i + size, weakenWrites);
+        if (next !== undefined && violates(next)) current = next;
+        else i += size;
       }
     }
   }
-  return { history: current, complete: true };
+  // Then the gentler move of forgetting only the value a write replaced.
+  for (let i = current.length - 1; i >= 0; i--) {
+    if (performance.now() > deadline) return undefined;
+    const next = forgetObservation(current, i);
+    if (next !== undefined && violates(next)) current = next;
+  }
+  return current;
+}
+
+/** Decreases with every accepted move: fewer operations, fewer known results, fewer observations. */
+function weight(history: RegisterHistory): number {
+  return history.reduce((w, h) => w + 4 + (h.ret === Infinity ? 0 : 2) + (h.op.observed === undefined ? 0 : 1), 0);
 }
 
 /** The history cut at the earliest return time that still violates (move 1). */
@@ -76,25 +103,37 @@ export function cutAt(history: RegisterHistory, t: number): RegisterHistory {
   return out;
 }
 
-/** Tries moves 2-4 on operation `i`; returns the weaker history if it still violates. */
-function weakenAt(history: RegisterHistory, i: number, violates: (h: RegisterHistory) => boolean): RegisterHistory | undefined {
+/**
+ * Moves 2-4 on every operation in [from, to): drop, or make unknown. Whether a write may be dropped
+ * is decided on the history before the change; dropping or forgetting other operations only ever
+ * removes mentions and needs, so the condition still holds after them.
+ */
+function weakenRange(history: RegisterHistory, from: number, to: number, weakenWrites: boolean): RegisterHistory | undefined {
+  const out: HistoryOp<RegisterOp>[] = [];
+  let changed = false;
+  for (let i = 0; i < history.length; i++) {
+    const h = history[i];
+    const move = i >= from && i < to ? weaker(history, i, weakenWrites) : h;
+    if (move !== h) changed = true;
+    if (move !== null && move !== undefined) out.push(move);
+  }
+  return changed ? out : undefined;
+}
+
+/** The next weaker form of operation `i`: null to drop it, itself when no move applies. */
+function weaker(history: RegisterHistory, i: number, weakenWrites: boolean): HistoryOp<RegisterOp> | null {
   const h = history[i];
-  if (h === undefined) return undefined;
-  const without = (): RegisterHistory => history.filter((_, j) => j !== i);
-  const replaced = (r: HistoryOp<RegisterOp>): RegisterHistory => history.map((x, j) => (j === i ? r : x));
-  const candidates: (() => RegisterHistory)[] = [];
-  if (!hasEffect(h.op)) candidates.push(without);
-  else if (h.op.outcome === "ok") {
-    candidates.push(() => replaced(unknownOutcome(h)));
-    if (h.op.observed !== undefined) candidates.push(() => replaced({ ...h, op: { ...h.op, observed: undefined } }));
-  } else if (droppable(history, i)) {
-    candidates.push(without);
-  }
-  for (const candidate of candidates) {
-    const next = candidate();
-    if (violates(next)) return next;
-  }
-  return undefined;
+  if (h === undefined) return null;
+  if (!hasEffect(h.op)) return null;
+  if (h.op.outcome === "ok") return weakenWrites ? unknownOutcome(h) : h;
+  return droppable(history, i) ? null : h;
+}
+
+/** Move 3's gentle form: keep a write's success but forget the value it replaced. */
+function forgetObservation(history: RegisterHistory, i: number): RegisterHistory | undefined {
+  const h = history[i];
+  if (h === undefined || h.op.kind === "read" || h.op.observed === undefined) return undefined;
+  return history.map((x, j) => (j === i ? { ...h, op: { ...h.op, observed: undefined } } : x));
 }
 
 function unknownOutcome(h: HistoryOp<RegisterOp>): HistoryOp<RegisterOp> {
@@ -102,19 +141,27 @@ function unknownOutcome(h: HistoryOp<RegisterOp>): HistoryOp<RegisterOp> {
 }
 
 /**
- * Move 4's condition. Where such a write sat in a linearization, the key held a value nobody
+ * Move 4's condition. Where a dropped write sat in a linearization, the key held a value nobody
  * reads, replaces or compares against, so the operations up to the next write accept any state
- * except through "a value is present" (mismatch, exists, a delete whose replaced value was forgotten); without them, removing the write leaves
- * every other operation's result valid. A delete is never dropped: later "absent" results may need it.
+ * except through "a value is present" (mismatch, exists, a delete whose replaced value was
+ * forgotten); without those, removing the write leaves every other result valid. A delete left
+ * the key absent, so it may go only when nothing else needs the key absent (a read of nothing, a
+ * replaced "nothing", a refusal for absence, any create).
  */
 function droppable(history: RegisterHistory, i: number): boolean {
   const h = history[i];
-  if (h === undefined || h.op.kind === "delete" || h.op.value === undefined) return false;
+  if (h === undefined) return false;
+  if (h.op.kind === "delete") return history.every((x, j) => j === i || !needsAbsent(x.op));
   const value = h.op.value;
+  if (value === undefined) return false;
   return history.every((x, j) => {
     if (j === i) return true;
     if (x.op.outcome === "mismatch" || x.op.outcome === "exists") return false;
     if (x.op.kind === "delete" && x.op.outcome === "ok" && x.op.observed === undefined) return false;
     return x.op.observed !== value && x.op.expect !== value;
   });
+}
+
+function needsAbsent(op: RegisterOp): boolean {
+  return op.observed === null || op.outcome === "absent" || op.kind === "create";
 }

@@ -1,0 +1,227 @@
+/**
+ * One torture run: a real cluster, N workers, a seeded nemesis and a recursive watch; then every
+ * key's history is checked for linearizability and the watch for completeness. Callable
+ * in-process (the CI test does) as well as from main.ts.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { EtcdV2Client, type EtcdV2ClientOptions } from "../../src/index.js";
+import type { CheckRetry } from "../../src/endpoints/retry.js";
+import { partitionSupport, startCluster, type Cluster } from "../harness/index.js";
+import { partition, type CheckResult, type HistoryOp } from "./checker.js";
+import { describeFault, planFaults, runNemesis, type FaultRecord, type PlannedFault } from "./nemesis.js";
+import { createRandom } from "./prng.js";
+import { checkRegister, type RegisterOp } from "./register.js";
+import { shrinkViolation, type ShrinkResult } from "./shrink.js";
+import { checkWatch, WatchRecorder, type Gap, type SeenEvent, type WatchReport } from "./watch-check.js";
+import { perform, runWorker, sleep, type TortureOp, type WorkloadContext } from "./workers.js";
+
+/** How to run. */
+export interface TortureOptions {
+  readonly durationMs: number;
+  readonly seed: number;
+  readonly workers: number;
+  readonly members: 3 | 5;
+  /** Pass a `checkRetry` that re-sends everything, even writes that may have been applied (deliberately unsafe). */
+  readonly unsafeRetry: boolean;
+  readonly keys?: number | undefined;
+  readonly generationMs?: number | undefined;
+  readonly thinkMs?: number | undefined;
+  /** Search budget per key. */
+  readonly checkSteps?: number | undefined;
+  /** Time budget of the shrinker, per violating key. */
+  readonly shrinkMs?: number | undefined;
+  readonly log?: ((line: string) => void) | undefined;
+}
+
+/** The checker's verdict on one key. */
+export interface KeyVerdict {
+  readonly key: string;
+  readonly history: readonly HistoryOp<RegisterOp>[];
+  readonly result: CheckResult;
+  /** For a violation: true when it disappears once writes' replaced values (prevNode) are ignored. */
+  readonly prevNodeOnly?: boolean | undefined;
+  readonly shrunk?: ShrinkResult | undefined;
+}
+
+/** What a run recorded: enough to check it again later (`--check FILE`). */
+export interface RunRecord {
+  /** As given (a saved record has no `log`: JSON drops functions). */
+  readonly options: TortureOptions;
+  readonly plan: readonly PlannedFault[];
+  readonly faults: readonly FaultRecord[];
+  readonly ops: readonly TortureOp[];
+  readonly events: readonly SeenEvent[];
+  readonly gaps: readonly Gap[];
+  /** The workload's key prefix and the index range the watch had to cover. */
+  readonly prefix: string;
+  readonly range: Gap;
+  readonly watchError: string | undefined;
+  readonly partitionsSkipped: string | undefined;
+}
+
+/** A run and what the checks concluded. */
+export interface TortureResult extends RunRecord {
+  readonly verdicts: readonly KeyVerdict[];
+  readonly watch: WatchReport;
+  readonly ok: boolean;
+}
+
+/**
+ * The deliberately unsafe policy behind `--unsafe-retry`: every failure is re-sent at once, even a
+ * write that may already have been applied or may still be applied later, up to 2 × members attempts.
+ */
+export const unsafeCheckRetry: CheckRetry = (ctx) => (ctx.attempt < 2 * ctx.members ? { retry: true, delay: 0 } : { retry: false });
+
+/** Runs the whole torture test and checks its results. */
+export async function runTorture(options: TortureOptions): Promise<TortureResult> {
+  return analyze(await recordRun(options), options);
+}
+
+/** Checks a recorded run: every key's history, then the watch. */
+export function analyze(run: RunRecord, budgets: Pick<TortureOptions, "checkSteps" | "shrinkMs"> = {}): TortureResult {
+  const verdicts = checkKeys(run.ops, budgets);
+  const isWorkload = (key: string): boolean => key.startsWith(`${run.prefix}/g`);
+  const watch = checkWatch(run.events, run.gaps, run.ops, isWorkload, run.range);
+  const ok = verdicts.every((v) => v.result.verdict === "linearizable") && watch.problems.length === 0 && run.watchError === undefined;
+  return { ...run, verdicts, watch, ok };
+}
+
+/** Starts a cluster, runs the workload under the nemesis with the watch on, and records it all. */
+export async function recordRun(options: TortureOptions): Promise<RunRecord> {
+  const log = options.log ?? ((): void => undefined);
+  const support = partitionSupport();
+  const partitionsSkipped = support.ok ? undefined : (support.why ?? "unsupported");
+  const plan = planFaults(createRandom(options.seed).fork(0), { members: options.members, durationMs: options.durationMs, partitions: support.ok });
+  log(`torture: seed ${options.seed}, ${options.members} members, ${options.workers} workers, ${(options.durationMs / 1000).toFixed(0)} s, unsafe retry ${options.unsafeRetry ? "ON" : "off"}`);
+  if (partitionsSkipped !== undefined) log(`isolate faults skipped: ${partitionsSkipped}`);
+  log(`fault schedule (replay with --seed ${options.seed}; times drift with restarts):`);
+  let at = 0;
+  for (const f of plan) {
+    at += f.gapMs;
+    if (at > options.durationMs) break;
+    log(`  #${f.n} ~${(at / 1000).toFixed(1)} s: ${describeFault(f)}`);
+    at += f.holdMs + 1_500;
+  }
+  const cluster = await startCluster({ size: options.members, name: "torture" });
+  try {
+    return { options, plan, partitionsSkipped, ...(await exercise(cluster, options, plan, log)) };
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/** Runs the workload, the nemesis and the watch; then the final reads. */
+async function exercise(cluster: Cluster, options: TortureOptions, plan: readonly PlannedFault[], log: (line: string) => void) {
+  const endpoints = cluster.endpoints();
+  const clientOptions: Partial<EtcdV2ClientOptions> = options.unsafeRetry ? { checkRetry: unsafeCheckRetry } : {};
+  const admin = new EtcdV2Client({ endpoints });
+  const watcher = new EtcdV2Client({ endpoints });
+  const recorder = new WatchRecorder();
+  const prefix = cluster.prefix("torture");
+  try {
+    // Markers must not start with "_": etcd v2 hides such keys from recursive watches of their parent.
+    const startIndex = (await admin.set(`${prefix}/marker-start`, "start")).etcdIndex + 1;
+    recorder.start(watcher, prefix, startIndex);
+    let stop = false;
+    const ctx: WorkloadContext = {
+      endpoints,
+      prefix,
+      keys: options.keys ?? 5,
+      generationMs: options.generationMs ?? 15_000,
+      startedAt: performance.now(),
+      thinkMs: options.thinkMs ?? 10,
+      clientOptions,
+      ops: [],
+      recent: new Map(),
+      stopped: () => stop,
+    };
+    const random = createRandom(options.seed);
+    const workers = Array.from({ length: options.workers }, (_, i) => runWorker(ctx, i, random.fork(100 + i)));
+    log("faults injected:");
+    const nemesis = runNemesis(cluster, plan, { startedAt: ctx.startedAt, stopped: () => stop, log });
+    await sleep(options.durationMs);
+    stop = true;
+    const faults = await nemesis;
+    await Promise.all(workers);
+    // A write frozen in a paused member's socket may land a little after the repair: give it time,
+    // so the final reads below can see it.
+    await sleep(1_000);
+    await finalReads(admin, ctx.ops);
+    const endIndex = (await admin.set(`${prefix}/marker-end`, "end")).etcdIndex;
+    await recorder.reach(endIndex, 60_000);
+    await recorder.stop();
+    const watchError = recorder.error ?? (recorder.lastIndex < endIndex ? `the watch reached index ${recorder.lastIndex}, not ${endIndex}` : undefined);
+    return { ops: ctx.ops, faults, events: recorder.events, gaps: recorder.gaps, prefix, range: { from: startIndex, to: endIndex }, watchError };
+  } finally {
+    await recorder.stop();
+    await Promise.all([admin.close(), watcher.close()]);
+  }
+}
+
+/** One strong read of every key used, recorded in its history (a few tries each: reads may fail). */
+async function finalReads(client: EtcdV2Client, ops: TortureOp[]): Promise<void> {
+  const keys = [...new Set(ops.map((op) => op.key))].sort();
+  for (const key of keys) {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const op = await perform(client, { worker: -1, key, kind: "read" });
+      if (op.outcome === "failed-read") continue;
+      ops.push(op);
+      break;
+    }
+  }
+}
+
+/** The register history of each key: operations that certainly had no effect are left out. */
+export function histories(ops: readonly TortureOp[]): Map<string, HistoryOp<RegisterOp>[]> {
+  const relevant = ops.filter((op) => op.outcome !== "not-applied" && op.outcome !== "failed-read");
+  const byKey = partition(relevant, (op) => op.key);
+  return new Map(
+    [...byKey].map(([key, list]) => [
+      key,
+      list.map((op) => ({
+        call: op.call,
+        ret: op.ret,
+        op: { kind: op.kind, value: op.value, expect: op.expect, outcome: op.outcome as RegisterOp["outcome"], observed: op.observed },
+      })),
+    ]),
+  );
+}
+
+/** Saves a record as JSON (to `path`, or a temp file) and returns where. */
+export function saveRecord(record: RunRecord, path?: string): string {
+  const where = path ?? join(tmpdir(), `etcd-ts-torture-${record.options.seed}-${Date.now()}.json`);
+  const { options, plan, faults, ops, events, gaps, prefix, range, watchError, partitionsSkipped } = record;
+  writeFileSync(where, JSON.stringify({ options, plan, faults, ops, events, gaps, prefix, range, watchError, partitionsSkipped }));
+  return where;
+}
+
+/** Reads a saved record; JSON has no Infinity, so unknown outcomes' return times come back as null. */
+export function loadRecord(path: string): RunRecord {
+  const record = JSON.parse(readFileSync(path, "utf8")) as RunRecord;
+  for (const op of record.ops) if ((op.ret as number | null) === null) op.ret = Infinity;
+  return record;
+}
+
+/** How many violating keys get a shrunk witness; the rest are listed with their verdict only. */
+const MAX_SHRUNK = 3;
+
+/** Checks every key; violations are re-checked without prevNode observations, then shrunk. */
+export function checkKeys(ops: readonly TortureOp[], options: Pick<TortureOptions, "checkSteps" | "shrinkMs">): KeyVerdict[] {
+  const verdicts: KeyVerdict[] = [];
+  const maxSteps = options.checkSteps ?? 20_000_000;
+  let shrinks = 0;
+  for (const [key, history] of histories(ops)) {
+    const result = checkRegister(history, { maxSteps });
+    if (result.verdict !== "violation") {
+      verdicts.push({ key, history, result });
+      continue;
+    }
+    const blind = history.map((h) => (h.op.kind === "read" ? h : { ...h, op: { ...h.op, observed: undefined } }));
+    const prevNodeOnly = checkRegister(blind, { maxSteps }).verdict === "linearizable";
+    const shrunk = shrinks++ < MAX_SHRUNK ? shrinkViolation(history, options.shrinkMs ?? 20_000) : undefined;
+    verdicts.push({ key, history, result, prevNodeOnly, shrunk });
+  }
+  return verdicts;
+}
