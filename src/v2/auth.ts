@@ -35,7 +35,11 @@ export class V2Auth {
     await this.#requester.run(statusCall("auth.disable", false, { method: "DELETE", path: V2_PATHS.authEnable }, [200, 201]), options);
   }
 
-  /** Whether authentication is on. */
+  /**
+   * Whether authentication is on, as the answering member knows it: etcd serves auth reads from
+   * that member's own store (there is no quorum option), so a change made through another member
+   * may show a moment later.
+   */
   status(options?: CallOptions): Promise<AuthStatus> {
     return this.#requester.run(jsonCall("auth.status", true, { method: "GET", path: V2_PATHS.authEnable }, [200], decodeAuthStatus), options);
   }
