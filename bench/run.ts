@@ -18,17 +18,19 @@ import { EtcdV2Client } from "../src/index.js";
 import { startCluster, type Cluster } from "../test/harness/index.js";
 import { clean, compile, compiled } from "./lib/build.js";
 import { waitQuiet } from "./lib/machine.js";
-import type { Limits, PhaseResult } from "./lib/phase.js";
+import type { Limits } from "./lib/phase.js";
 import { table, watchTable, type Cell } from "./lib/report.js";
 import type { WatchResult, WatchSpec } from "./lib/watch-scale.js";
 import type { WorkerSpec } from "./lib/worker.js";
-import { NODE_CLIENTS, VALUE, WORKLOADS, paths } from "./lib/workloads.js";
+import { NODE_CLIENTS, VALUE, WORKLOADS, paths, type NodeClient, type Workload } from "./lib/workloads.js";
 import { runWrk } from "./lib/wrk.js";
 
 const execFileAsync = promisify(execFile);
 const WORKER = "bench/lib/worker.ts";
 const WATCH = "bench/lib/watch-scale.ts";
 const DEFAULT_RAFT = ["--heartbeat-interval=100", "--election-timeout=1000"];
+/** The longest wait for the machine to quieten before a cell; after it, the cell runs and is marked if noisy. */
+const QUIET_WAIT_MS = 30_000;
 
 interface Settings {
   readonly quick: boolean;
@@ -40,9 +42,19 @@ interface Settings {
   readonly wrkSeconds: number;
   readonly quietCores: number;
   readonly watch: boolean;
-  readonly wrk: boolean;
+  readonly contenders: readonly Contender[];
   /** Where the compiled children are. */
   readonly build: string;
+}
+
+/** Who is measured: etcd-ts, node-etcd and wrk unless `--clients` names others (undici-raw too). */
+type Contender = NodeClient | "wrk";
+
+function contenders(list: string | undefined, wrk: boolean): Contender[] {
+  const known: readonly Contender[] = [...NODE_CLIENTS, "undici-raw", "wrk"];
+  const wanted = list === undefined ? [...NODE_CLIENTS, "wrk"] : list.split(",");
+  const chosen = known.filter((c) => wanted.includes(c));
+  return wrk ? chosen : chosen.filter((c) => c !== "wrk");
 }
 
 function settings(build: string): Settings {
@@ -54,6 +66,7 @@ function settings(build: string): Settings {
       concurrency: { type: "string" },
       "no-watch": { type: "boolean" },
       "no-wrk": { type: "boolean" },
+      clients: { type: "string" },
     },
   });
   const quick = values.quick === true;
@@ -68,7 +81,7 @@ function settings(build: string): Settings {
     wrkSeconds: quick ? 1 : 3,
     quietCores: quick ? 0 : 0.2,
     watch: values["no-watch"] !== true,
-    wrk: values["no-wrk"] !== true,
+    contenders: contenders(values.clients, values["no-wrk"] !== true),
     build,
   };
 }
@@ -93,32 +106,23 @@ async function prepare(cluster: Cluster): Promise<Target> {
   return { members: cluster.size, endpoints: cluster.endpoints(), pin, prefix, serverPids };
 }
 
-async function nodeCells(s: Settings, t: Target, client: WorkerSpec["client"]): Promise<Cell[]> {
+/** One cell for one contender; each Node client runs in a fresh child process. */
+async function cell(s: Settings, t: Target, who: Contender, workload: Workload, concurrency: number): Promise<Cell> {
+  if (s.quietCores > 0) await waitQuiet(t.serverPids, s.quietCores, QUIET_WAIT_MS);
+  if (who === "wrk") return { ...(await runWrk(t.pin, t.prefix, workload, concurrency, s.wrkSeconds, t.serverPids)), workload, concurrency, client: who, members: t.members };
   const spec: WorkerSpec = {
-    client,
+    client: who,
     endpoints: t.endpoints,
     pin: t.pin,
     prefix: t.prefix,
     serverPids: t.serverPids,
-    cells: WORKLOADS.flatMap((workload) => s.concurrency.map((concurrency) => ({ workload, concurrency }))),
+    cells: [{ workload, concurrency }],
     warm: s.warm,
     limits: s.limits,
-    quietCores: s.quietCores,
+    quietCores: 0,
   };
-  const { stdout } = await execFileAsync(process.execPath, [compiled(s.build, WORKER), JSON.stringify(spec)], { maxBuffer: 1 << 24, timeout: 30 * 60_000 });
-  return stdout.trim().split("\n").map((line) => ({ ...(JSON.parse(line) as Cell), members: t.members }));
-}
-
-async function wrkCells(s: Settings, t: Target): Promise<Cell[]> {
-  const cells: Cell[] = [];
-  for (const workload of WORKLOADS) {
-    for (const concurrency of s.concurrency) {
-      if (s.quietCores > 0) await waitQuiet(t.serverPids, s.quietCores, 5_000);
-      const result: PhaseResult = await runWrk(t.pin, t.prefix, workload, concurrency, s.wrkSeconds, t.serverPids);
-      cells.push({ ...result, workload, concurrency, client: "wrk", members: t.members });
-    }
-  }
-  return cells;
+  const { stdout } = await execFileAsync(process.execPath, [compiled(s.build, WORKER), JSON.stringify(spec)], { maxBuffer: 1 << 24, timeout: 10 * 60_000 });
+  return { ...(JSON.parse(stdout) as Cell), members: t.members };
 }
 
 async function watchScale(s: Settings, t: Target): Promise<WatchResult> {
@@ -131,14 +135,19 @@ async function benchCluster(s: Settings, members: number, runs: Cell[][]): Promi
   const cluster = await startCluster({ size: members as 1 | 3, name: `bench${members}`, extraArgs: DEFAULT_RAFT });
   try {
     const target = await prepare(cluster);
-    const contenders: ("wrk" | WorkerSpec["client"])[] = s.wrk ? [...NODE_CLIENTS, "wrk"] : [...NODE_CLIENTS];
     for (let round = 0; round < s.rounds; round++) {
-      // Rotating the order keeps any drift over a round from always favouring the same client.
-      const order = contenders.map((_, k) => contenders[(k + round) % contenders.length] ?? "wrk");
+      progress(`${members} member(s), round ${round + 1}/${s.rounds}`);
       const cells: Cell[] = [];
-      for (const who of order) {
-        progress(`${members} member(s), round ${round + 1}/${s.rounds}: ${who}`);
-        cells.push(...(who === "wrk" ? await wrkCells(s, target) : await nodeCells(s, target, who)));
+      let k = round;
+      for (const workload of WORKLOADS) {
+        for (const concurrency of s.concurrency) {
+          // The contenders of a cell run back to back, so a change in the machine's load between
+          // cells hits them alike; the order rotates so that none always goes first.
+          const n = s.contenders.length;
+          const order = s.contenders.map((_, i) => s.contenders[(i + k) % n] ?? "wrk");
+          k++;
+          for (const who of order) cells.push(await cell(s, target, who, workload, concurrency));
+        }
       }
       runs.push(cells);
     }

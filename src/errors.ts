@@ -51,14 +51,13 @@ export type EtcdErrorCode =
 
 /**
  * Whether a failed request could have reached the server and taken effect.
- * - `unsent`: it certainly did not take effect (refused connection, TLS handshake failure,
- *   or the server said it dropped the proposal).
- * - `unknown`: it may have taken effect, but if it did, it already has (the connection to the
- *   member broke: a dead process applies nothing later).
- * - `pending`: it may have taken effect, or may still take effect later: the member is hung
+ * - `unsent`: it certainly did not take effect (refused connection, TLS handshake failure, a
+ *   request abandoned before it was written, or the server said it dropped the proposal).
+ * - `unknown`: it may have taken effect (the connection broke after it was written). Even a
+ *   dead member may have forwarded it to the leader first, so it may still commit.
+ * - `pending`: it may have taken effect, or may take effect much later: the member is hung
  *   (SIGSTOP) or cut off from its peers with the request in its buffers, or the server gave up
- *   waiting for raft. Re-sending even an idempotent write then risks the original landing after
- *   newer writes and undoing them, so only reads may be re-sent.
+ *   waiting for raft.
  */
 export type Delivery = "unsent" | "unknown" | "pending";
 
@@ -142,32 +141,26 @@ export class EtcdError extends Error {
 }
 
 /**
- * How safely an operation can be sent again:
- * - `read`: has no effect, so it can always be sent again;
- * - `idempotent`: sending it twice has the effect of once, provided the first copy is settled;
- * - `once`: must not be sent twice (create, compare-and-swap, delete, in-order create).
+ * How an operation behaves when sent twice:
+ * - `read`: it has no effect, so it can always be sent again;
+ * - `idempotent`: alone, twice has the effect of once (set, update). With other writers it does
+ *   not: a first copy that still commits lands before their writes and the second copy after
+ *   them, undoing them. The default policy therefore re-sends it only when it was never sent; a
+ *   custom `checkRetry` that knows a key has a single writer may decide otherwise;
+ * - `once`: must never be sent twice (create, compare-and-swap, delete, in-order create).
  */
 export type Repeat = "read" | "idempotent" | "once";
 
 /**
- * The retry-safety rule, from two facts: could the request have reached the server (and could it
- * still take effect later), and how safe the operation is to repeat. Answers about data (key not
- * found, compare failed) are never retried.
+ * The retry-safety rule, from two facts: could the request have reached the server, and does
+ * re-sending it risk applying it twice. Only a request that never left, or a read, is re-sent;
+ * answers about data (key not found, compare failed) are never retried.
  */
 export function canRetry(error: EtcdError, repeat: Repeat): boolean {
-  switch (error.delivery) {
-    case undefined:
-      return false;
-    case "unsent":
-      return true;
-    case "unknown":
-      return repeat !== "once";
-    case "pending":
-      return repeat === "read";
-  }
+  if (error.delivery === undefined) return false;
+  return error.delivery === "unsent" || repeat === "read";
 }
 
-/** Narrows an unknown thrown value to `EtcdError`. */
 export function isEtcdError(value: unknown): value is EtcdError {
   return value instanceof EtcdError;
 }

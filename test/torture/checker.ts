@@ -89,48 +89,80 @@ const DEFAULT_MAX_STEPS = 5_000_000;
 
 /** Decides whether `history` is linearizable with respect to `model`, within the budget. */
 export function checkLinearizable<S, Op>(model: Model<S, Op>, history: readonly HistoryOp<Op>[], options: CheckOptions = {}): CheckResult {
-  const head = buildList(history);
-  const classes = new Classes(history, model.interchangeable?.bind(model));
-  const memo = new Memo(history.length);
+  const search = new Search(model, history);
   const maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
-  const stack: { entry: Entry; state: S }[] = [];
-  let remaining = history.filter((h) => h.ret !== Infinity).length;
-  let state = model.init;
-  let cur = head.next;
-  let steps = 0;
-  let deepest = { linearized: -1, blocked: -1 };
-  while (remaining > 0) {
-    if (++steps > maxSteps || (steps % 4096 === 0 && options.deadline !== undefined && performance.now() > options.deadline)) {
+  for (let steps = 1; ; steps++) {
+    if (steps > maxSteps || (steps % 4096 === 0 && options.deadline !== undefined && performance.now() > options.deadline)) {
       return { verdict: "unknown", steps };
     }
+    const done = search.step();
+    if (done !== undefined) return { ...done, steps };
+  }
+}
+
+/** The search's state: the list walk, the choices made so far, and what was explored. */
+class Search<S, Op> {
+  readonly #model: Model<S, Op>;
+  readonly #history: readonly HistoryOp<Op>[];
+  readonly #head: Entry;
+  readonly #classes: Classes<Op>;
+  readonly #memo: Memo;
+  readonly #stack: { entry: Entry; state: S }[] = [];
+  #state: S;
+  #cur: Entry | undefined;
+  /** Operations with a known outcome not yet linearized: the search succeeds when none are left. */
+  #remaining: number;
+  #deepest = { linearized: -1, blocked: -1 };
+
+  constructor(model: Model<S, Op>, history: readonly HistoryOp<Op>[]) {
+    this.#model = model;
+    this.#history = history;
+    this.#head = buildList(history);
+    this.#classes = new Classes(history, model.interchangeable?.bind(model));
+    this.#memo = new Memo(history.length);
+    this.#state = model.init;
+    this.#cur = this.#head.next;
+    this.#remaining = history.filter((h) => h.ret !== Infinity).length;
+  }
+
+  /** One move: linearize the call at hand, skip it, or backtrack; the verdict once there is one. */
+  step(): Omit<CheckResult, "steps"> | undefined {
+    if (this.#remaining === 0) return { verdict: "linearizable", order: this.#stack.map((s) => s.entry.op) };
+    const cur = this.#cur;
     if (cur === undefined) throw new Error("checker invariant: ran off the list with operations left to linearize");
     if (cur.isCall) {
-      const op = historyOp(history, cur.op);
-      const after = classes.isNext(cur.op) ? model.step(state, op.op) : undefined;
-      // An unknown outcome that changes nothing is never worth linearizing: skipping it reaches the
-      // same state with one more operation still available.
-      const useful = after !== undefined && (op.ret !== Infinity || model.stateKey(after) !== model.stateKey(state));
-      if (after !== undefined && useful && memo.visit(cur.op, model.stateKey(after), classes)) {
-        stack.push({ entry: cur, state });
-        state = after;
-        lift(cur);
-        if (op.ret !== Infinity) remaining--;
-        cur = head.next;
-      } else {
-        cur = cur.next;
-      }
-      continue;
+      this.#cur = this.#tryLinearize(cur) ? this.#head.next : cur.next;
+      return undefined;
     }
-    if (stack.length > deepest.linearized) deepest = { linearized: stack.length, blocked: cur.op };
-    const top = stack.pop();
-    if (top === undefined) return { verdict: "violation", steps, deepest };
-    memo.unset(top.entry.op, classes);
-    state = top.state;
+    // The return of an operation not yet linearized: no order extends the current prefix.
+    if (this.#stack.length > this.#deepest.linearized) this.#deepest = { linearized: this.#stack.length, blocked: cur.op };
+    const top = this.#stack.pop();
+    if (top === undefined) return { verdict: "violation", deepest: this.#deepest };
+    this.#memo.unset(top.entry.op, this.#classes);
+    this.#state = top.state;
     unlift(top.entry);
-    if (historyOp(history, top.entry.op).ret !== Infinity) remaining++;
-    cur = top.entry.next;
+    if (historyOp(this.#history, top.entry.op).ret !== Infinity) this.#remaining++;
+    this.#cur = top.entry.next;
+    return undefined;
   }
-  return { verdict: "linearizable", steps, order: stack.map((s) => s.entry.op) };
+
+  /** Linearizes the operation of `call` next if its result fits and the configuration is new. */
+  #tryLinearize(call: Entry): boolean {
+    const op = historyOp(this.#history, call.op);
+    if (!this.#classes.isNext(call.op)) return false;
+    const after = this.#model.step(this.#state, op.op);
+    if (after === undefined) return false;
+    const key = this.#model.stateKey(after);
+    // An unknown outcome that changes nothing is never worth linearizing: skipping it reaches the
+    // same state with one more operation still available.
+    if (op.ret === Infinity && key === this.#model.stateKey(this.#state)) return false;
+    if (!this.#memo.visit(call.op, key, this.#classes)) return false;
+    this.#stack.push({ entry: call, state: this.#state });
+    this.#state = after;
+    lift(call);
+    if (op.ret !== Infinity) this.#remaining--;
+    return true;
+  }
 }
 
 function historyOp<Op>(history: readonly HistoryOp<Op>[], i: number): HistoryOp<Op> {

@@ -105,9 +105,22 @@ export function canonicalize(history: readonly HistoryOp<RegisterOp>[]): History
   return history.map((h) => (h.op.value === undefined || mentioned.has(h.op.value) ? h : { ...h, op: { ...h.op, value: UNMENTIONED } }));
 }
 
-/** Checks one key's history against the register model. */
-export function checkRegister(history: readonly HistoryOp<RegisterOp>[], options: CheckOptions = {}): CheckResult {
-  return checkLinearizable(registerModel, canonicalize(history), options);
+/** Checks one key's history against the register model, from `init` (absent by default). */
+export function checkRegister(history: readonly HistoryOp<RegisterOp>[], options: CheckOptions = {}, init: RegisterState = null): CheckResult {
+  return checkLinearizable(init === null ? registerModel : { ...registerModel, init }, canonicalize(history), options);
+}
+
+/**
+ * The states a key can start in, as far as `history` can tell apart: absent, another value, or a
+ * value it mentions that `possible` allows.
+ */
+export function startStates(history: readonly HistoryOp<RegisterOp>[], possible: (value: string) => boolean = () => true): RegisterState[] {
+  const mentioned = new Set<string>();
+  for (const { op } of history) {
+    if (typeof op.observed === "string") mentioned.add(op.observed);
+    if (op.expect !== undefined) mentioned.add(op.expect);
+  }
+  return [null, UNMENTIONED, ...[...mentioned].filter(possible)];
 }
 
 /** Whether an operation can change the key: the only kind the shrinker must not drop freely. */

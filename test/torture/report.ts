@@ -16,7 +16,7 @@ export function formatReport(r: TortureResult): string[] {
   lines.push(faultLine(r));
   lines.push(...verdictLines(r.verdicts));
   lines.push(...watchLines(r));
-  for (const v of r.verdicts.filter((x) => x.result.verdict === "violation")) lines.push(...violationLines(v, r.ops));
+  for (const v of r.verdicts.filter((x) => x.result.verdict === "violation")) lines.push(...violationLines(v, r));
   lines.push(r.ok ? `verdict: OK (seed ${o.seed})` : `verdict: FAILED (seed ${o.seed}; replay the fault schedule with --seed ${o.seed}${o.unsafeRetry ? " --unsafe-retry" : ""})`);
   return lines;
 }
@@ -70,18 +70,30 @@ function watchLines(r: TortureResult): string[] {
 }
 
 /** The shrunk history of one violating key, with what the client originally reported for each operation. */
-function violationLines(v: KeyVerdict, ops: readonly TortureOp[]): string[] {
+function violationLines(v: KeyVerdict, r: TortureResult): string[] {
+  const ops = r.ops;
   const history = v.shrunk?.history ?? v.history;
   const sources = new Map(ops.map((op) => [sourceKey(op.call, op.kind, op.value), op]));
   const t0 = Math.min(...history.map((h) => h.call));
   if (v.shrunk === undefined) return [`violation on ${v.key}: ${v.history.length} ops (not shrunk: only the first few violations are)`];
   const lines = [
     `violation on ${v.key}: ${v.history.length} ops shrunk to ${history.length}${v.shrunk.complete ? "" : " (shrinking ran out of time)"}` +
+      `${v.shrunk.anyStart ? ", whatever the key held before the first" : ""}` +
       `${v.prevNodeOnly === true ? "; visible only through writes' prevNode (values alone are linearizable)" : ""}:`,
   ];
   for (const h of [...history].sort((a, b) => a.call - b.call)) lines.push(`  ${opLine(h, t0, sources.get(sourceKey(h.call, h.op.kind, h.op.value)))}`);
   lines.push(...unexplained(history, ops));
+  lines.push(faultsDuring(history, r));
   return lines;
+}
+
+/** The faults active within a second of the witness, in run time, to tell which one provoked it. */
+function faultsDuring(history: readonly HistoryOp<RegisterOp>[], r: TortureResult): string {
+  const from = Math.min(...history.map((h) => h.call)) - r.startedAt;
+  const to = Math.max(...history.map((h) => (h.ret === Infinity ? h.call : h.ret))) - r.startedAt;
+  const near = r.faults.filter((f) => f.at <= to + 1_000 && f.repairedAt >= from - 1_000);
+  const list = near.map((f) => `#${f.fault.n} ${f.fault.kind} of ${f.targets.join(",")} from ${(f.at / 1000).toFixed(2)} s to ${(f.repairedAt / 1000).toFixed(2)} s`);
+  return `  witness spans ${(from / 1000).toFixed(2)}-${(to / 1000).toFixed(2)} s into the run; faults then: ${list.join("; ") || "none"}`;
 }
 
 function opLine(h: HistoryOp<RegisterOp>, t0: number, source: TortureOp | undefined): string {

@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EtcdV2Client, type EtcdV2ClientOptions } from "../../src/index.js";
+import { EtcdV2Client } from "../../src/index.js";
 import type { CheckRetry } from "../../src/endpoints/retry.js";
 import { partitionSupport, startCluster, type Cluster } from "../harness/index.js";
 import { partition, type CheckResult, type HistoryOp } from "./checker.js";
@@ -54,6 +54,8 @@ export interface RunRecord {
   readonly ops: readonly TortureOp[];
   readonly events: readonly SeenEvent[];
   readonly gaps: readonly Gap[];
+  /** `performance.now()` when the workload started: operation times are on that clock, fault times relative to it. */
+  readonly startedAt: number;
   /** The workload's key prefix and the index range the watch had to cover. */
   readonly prefix: string;
   readonly range: Gap;
@@ -115,7 +117,6 @@ export async function recordRun(options: TortureOptions): Promise<RunRecord> {
 /** Runs the workload, the nemesis and the watch; then the final reads. */
 async function exercise(cluster: Cluster, options: TortureOptions, plan: readonly PlannedFault[], log: (line: string) => void) {
   const endpoints = cluster.endpoints();
-  const clientOptions: Partial<EtcdV2ClientOptions> = options.unsafeRetry ? { checkRetry: unsafeCheckRetry } : {};
   const admin = new EtcdV2Client({ endpoints });
   const watcher = new EtcdV2Client({ endpoints });
   const recorder = new WatchRecorder();
@@ -124,40 +125,46 @@ async function exercise(cluster: Cluster, options: TortureOptions, plan: readonl
     // Markers must not start with "_": etcd v2 hides such keys from recursive watches of their parent.
     const startIndex = (await admin.set(`${prefix}/marker-start`, "start")).etcdIndex + 1;
     recorder.start(watcher, prefix, startIndex);
-    let stop = false;
-    const ctx: WorkloadContext = {
-      endpoints,
-      prefix,
-      keys: options.keys ?? 5,
-      generationMs: options.generationMs ?? 15_000,
-      startedAt: performance.now(),
-      thinkMs: options.thinkMs ?? 10,
-      clientOptions,
-      ops: [],
-      recent: new Map(),
-      stopped: () => stop,
-    };
-    const random = createRandom(options.seed);
-    const workers = Array.from({ length: options.workers }, (_, i) => runWorker(ctx, i, random.fork(100 + i)));
-    log("faults injected:");
-    const nemesis = runNemesis(cluster, plan, { startedAt: ctx.startedAt, stopped: () => stop, log });
-    await sleep(options.durationMs);
-    stop = true;
-    const faults = await nemesis;
-    await Promise.all(workers);
+    const { ops, faults, startedAt } = await underFaults(cluster, options, plan, prefix, log);
     // A write frozen in a paused member's socket may land a little after the repair: give it time,
     // so the final reads below can see it.
     await sleep(1_000);
-    await finalReads(admin, ctx.ops);
+    await finalReads(admin, ops);
     const endIndex = (await admin.set(`${prefix}/marker-end`, "end")).etcdIndex;
     await recorder.reach(endIndex, 60_000);
     await recorder.stop();
     const watchError = recorder.error ?? (recorder.lastIndex < endIndex ? `the watch reached index ${recorder.lastIndex}, not ${endIndex}` : undefined);
-    return { ops: ctx.ops, faults, events: recorder.events, gaps: recorder.gaps, prefix, range: { from: startIndex, to: endIndex }, watchError };
+    return { ops, faults, startedAt, events: recorder.events, gaps: recorder.gaps, prefix, range: { from: startIndex, to: endIndex }, watchError };
   } finally {
     await recorder.stop();
     await Promise.all([admin.close(), watcher.close()]);
   }
+}
+
+/** The workers and the nemesis together for the run's duration; resolves once both are done and repaired. */
+async function underFaults(cluster: Cluster, options: TortureOptions, plan: readonly PlannedFault[], prefix: string, log: (line: string) => void) {
+  let stop = false;
+  const ctx: WorkloadContext = {
+    endpoints: cluster.endpoints(),
+    prefix,
+    keys: options.keys ?? 5,
+    generationMs: options.generationMs ?? 15_000,
+    startedAt: performance.now(),
+    thinkMs: options.thinkMs ?? 10,
+    clientOptions: options.unsafeRetry ? { checkRetry: unsafeCheckRetry } : {},
+    ops: [],
+    recent: new Map(),
+    stopped: () => stop,
+  };
+  const random = createRandom(options.seed);
+  const workers = Array.from({ length: options.workers }, (_, i) => runWorker(ctx, i, random.fork(100 + i)));
+  log("faults injected:");
+  const nemesis = runNemesis(cluster, plan, { startedAt: ctx.startedAt, stopped: () => stop, log });
+  await sleep(options.durationMs);
+  stop = true;
+  const faults = await nemesis;
+  await Promise.all(workers);
+  return { ops: ctx.ops, faults, startedAt: ctx.startedAt };
 }
 
 /** One strong read of every key used, recorded in its history (a few tries each: reads may fail). */
@@ -192,16 +199,17 @@ export function histories(ops: readonly TortureOp[]): Map<string, HistoryOp<Regi
 /** Saves a record as JSON (to `path`, or a temp file) and returns where. */
 export function saveRecord(record: RunRecord, path?: string): string {
   const where = path ?? join(tmpdir(), `etcd-ts-torture-${record.options.seed}-${Date.now()}.json`);
-  const { options, plan, faults, ops, events, gaps, prefix, range, watchError, partitionsSkipped } = record;
-  writeFileSync(where, JSON.stringify({ options, plan, faults, ops, events, gaps, prefix, range, watchError, partitionsSkipped }));
+  const { options, plan, faults, ops, startedAt, events, gaps, prefix, range, watchError, partitionsSkipped } = record;
+  writeFileSync(where, JSON.stringify({ options, plan, faults, ops, startedAt, events, gaps, prefix, range, watchError, partitionsSkipped }));
   return where;
 }
 
 /** Reads a saved record; JSON has no Infinity, so unknown outcomes' return times come back as null. */
 export function loadRecord(path: string): RunRecord {
-  const record = JSON.parse(readFileSync(path, "utf8")) as RunRecord;
+  const record = JSON.parse(readFileSync(path, "utf8")) as Omit<RunRecord, "startedAt"> & { startedAt?: number };
   for (const op of record.ops) if ((op.ret as number | null) === null) op.ret = Infinity;
-  return record;
+  // Records saved before startedAt was kept: the first call is within milliseconds of it.
+  return { ...record, startedAt: record.startedAt ?? Math.min(...record.ops.map((op) => op.call)) };
 }
 
 /** How many violating keys get a shrunk witness; the rest are listed with their verdict only. */

@@ -13,9 +13,16 @@
  * 4. drop an unknown-outcome write whose value nothing else mentions, as long as no remaining
  *    operation could be explained by "some value is present" alone (mismatch, exists); drop an
  *    unknown-outcome delete when nothing remaining needs the key to be absent.
+ * 5. cut before a time T: operations done before T go, operations running at T lose their
+ *    result; the key's state at T is unknown, so the result must violate from every state the
+ *    cut-off part could have left: absent, or a value some write called before T wrote (if the
+ *    original had a linearization, its part after the last dropped operation would linearize the
+ *    result from the state at that point). Monotone in T, so binary search.
+ * Move 1 runs once; moves 2-4 run in rounds (chunks of halving size, then single operations)
+ * until a round changes nothing; then move 5, and rounds again from any start.
  */
 import type { HistoryOp } from "./checker.js";
-import { checkRegister, hasEffect, type RegisterOp } from "./register.js";
+import { checkRegister, hasEffect, startStates, type RegisterOp, type RegisterState } from "./register.js";
 
 /** A register history. */
 export type RegisterHistory = readonly HistoryOp<RegisterOp>[];
@@ -24,22 +31,44 @@ export type RegisterHistory = readonly HistoryOp<RegisterOp>[];
 export interface ShrinkResult {
   readonly history: RegisterHistory;
   readonly complete: boolean;
+  /** True when the history's start was cut off: it is then a violation whatever the key held at its start. */
+  readonly anyStart: boolean;
 }
 
 /** Shrinks `history` (which must be a violation) for at most `ms` milliseconds. */
 export function shrinkViolation(history: RegisterHistory, ms = 20_000, maxSteps = 200_000): ShrinkResult {
   const deadline = performance.now() + ms;
-  const violates = (h: RegisterHistory): boolean => checkRegister(h, { maxSteps, deadline: deadline + 1_000 }).verdict === "violation";
-  let current = cutEarliest(history, violates);
-  // Each round can enable moves the previous one could not make (a delete may go once the reads
-  // of "absent" are gone), so rounds repeat until nothing changes.
+  const check = (h: RegisterHistory, init: RegisterState = null): boolean => checkRegister(h, { maxSteps, deadline: deadline + 1_000 }, init).verdict === "violation";
+  const fromAbsent = (h: RegisterHistory): boolean => check(h);
+  const cut = cutEarliest(history, fromAbsent);
+  const tail = settle(cut, fromAbsent, deadline);
+  if (tail === undefined) return { history: cut, complete: false, anyStart: false };
+  // Cutting the start off needs "a violation from any start the cut-off part could have left";
+  // tried last, on a small history, because that costs one search per possible start.
+  const firstWrite = new Map<string, number>();
+  for (const h of history) if (h.op.value !== undefined) firstWrite.set(h.op.value, Math.min(h.call, firstWrite.get(h.op.value) ?? Infinity));
+  const fromAnyAt = (t: number) => (h: RegisterHistory): boolean =>
+    startStates(h, (value) => (firstWrite.get(value) ?? Infinity) < t).every((init) => check(h, init));
+  const start = latestStart(tail, fromAnyAt);
+  if (start === undefined) return { history: tail, complete: true, anyStart: false };
+  const head = cutBefore(tail, start);
+  const shrunk = settle(head, fromAnyAt(start), deadline);
+  return { history: shrunk ?? head, complete: shrunk !== undefined, anyStart: true };
+}
+
+/**
+ * Repeats rounds of moves 2-4 until one changes nothing (each round can enable moves the last one
+ * could not make: a delete may go once the reads of "absent" are gone); undefined at the deadline.
+ */
+function settle(history: RegisterHistory, violates: (h: RegisterHistory) => boolean, deadline: number): RegisterHistory | undefined {
+  let current = history;
   for (let before = Infinity; weight(current) < before; ) {
     before = weight(current);
     const next = shrinkRound(current, violates, deadline);
-    if (next === undefined) return { history: current, complete: false };
+    if (next === undefined) return undefined;
     current = next;
   }
-  return { history: current, complete: true };
+  return current;
 }
 
 /** One round of moves 2-4; undefined when the deadline passed. */
@@ -90,6 +119,39 @@ function cutEarliest(history: RegisterHistory, violates: (h: RegisterHistory) =>
     }
   }
   return best;
+}
+
+/**
+ * The latest call time T such that the history cut before T (move 5) still violates from every
+ * start the part cut off could have left; undefined if none does.
+ */
+function latestStart(history: RegisterHistory, fromAnyAt: (t: number) => (h: RegisterHistory) => boolean): number | undefined {
+  const times = [...new Set(history.map((h) => h.call))].sort((a, b) => a - b);
+  let lo = 0;
+  let hi = times.length - 1;
+  let best: number | undefined;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const t = times[mid] ?? -Infinity;
+    if (fromAnyAt(t)(cutBefore(history, t))) {
+      best = t;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return best;
+}
+
+/** Move 5 at time `t`: operations done before `t` go, those running at `t` lose their result. */
+export function cutBefore(history: RegisterHistory, t: number): RegisterHistory {
+  const out: HistoryOp<RegisterOp>[] = [];
+  for (const h of history) {
+    if (h.ret < t) continue;
+    if (h.call >= t) out.push(h);
+    else if (hasEffect(h.op)) out.push(unknownOutcome(h));
+  }
+  return out;
 }
 
 /** Move 1 at time `t`. */
@@ -151,7 +213,7 @@ function unknownOutcome(h: HistoryOp<RegisterOp>): HistoryOp<RegisterOp> {
 function droppable(history: RegisterHistory, i: number): boolean {
   const h = history[i];
   if (h === undefined) return false;
-  if (h.op.kind === "delete") return history.every((x, j) => j === i || !needsAbsent(x.op));
+  if (h.op.kind === "delete") return history.every((x, j) => j === i || !needsAbsent(x.op)) || beyondUse(history, i);
   const value = h.op.value;
   if (value === undefined) return false;
   return history.every((x, j) => {
@@ -160,6 +222,20 @@ function droppable(history: RegisterHistory, i: number): boolean {
     if (x.op.kind === "delete" && x.op.outcome === "ok" && x.op.observed === undefined) return false;
     return x.op.observed !== value && x.op.expect !== value;
   });
+}
+
+/**
+ * True when unknown-outcome delete `i` is later than any linearization could need. Each delete
+ * that takes effect ends a stretch where the key exists, and each such stretch starts with a set
+ * or create (or the start), so at most (sets and creates that may take effect) + 1 deletes are
+ * ever used; unknown deletes are interchangeable, so those can always be the earliest called.
+ */
+function beyondUse(history: RegisterHistory, i: number): boolean {
+  const h = history[i];
+  if (h === undefined) return false;
+  const starts = history.filter((x) => (x.op.kind === "set" || x.op.kind === "create") && hasEffect(x.op)).length;
+  const earlier = history.filter((x, j) => x.op.kind === "delete" && x.op.outcome === "unknown" && (x.call < h.call || (x.call === h.call && j < i))).length;
+  return earlier >= starts + 1;
 }
 
 function needsAbsent(op: RegisterOp): boolean {

@@ -196,9 +196,23 @@ test("a set in flight on a hung member is not re-sent: the member could apply it
   e.close();
 });
 
-test("a set whose connection broke (the member died) is re-sent elsewhere", async () => {
+test("a set whose connection broke after sending is not re-sent: the member may have forwarded it already", async () => {
   const { e } = engine();
-  const where = await e.execute(op("set", "idempotent", (ep) => (ep === "http://a" ? Promise.reject(reset(ep)) : Promise.resolve(ep))));
+  let sent = 0;
+  const write = e.execute(
+    op("set", "idempotent", (ep) => {
+      sent++;
+      return ep === "http://a" ? Promise.reject(reset(ep)) : Promise.resolve(ep);
+    }),
+  );
+  await assert.rejects(write, (err: EtcdError) => err.code === "OUTCOME_UNKNOWN");
+  assert.equal(sent, 1);
+  e.close();
+});
+
+test("a set that never left is re-sent elsewhere", async () => {
+  const { e } = engine();
+  const where = await e.execute(op("set", "idempotent", (ep) => (ep === "http://a" ? Promise.reject(refused(ep)) : Promise.resolve(ep))));
   assert.equal(where, "http://b");
   e.close();
 });

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { checkLinearizable, partition, type HistoryOp } from "../torture/checker.js";
 import { canonicalize, checkRegister, registerModel, UNMENTIONED, type RegisterOp, type RegisterState } from "../torture/register.js";
-import { cutAt, shrinkViolation } from "../torture/shrink.js";
+import { cutAt, cutBefore, shrinkViolation } from "../torture/shrink.js";
 import { createRandom } from "../torture/prng.js";
 
 type H = HistoryOp<RegisterOp>;
@@ -231,6 +231,41 @@ test("random linearizable histories stay linearizable with unknown outcomes and 
     const broken = weakened.map((h, i) => (i === victim ? read(h.call, h.ret, "never-written") : h));
     assert.equal(checkRegister(broken).verdict, "violation", `seed ${seed}`);
   }
+});
+
+test("shrinking cuts off a history's start when it violates whatever the key held then", () => {
+  const early = [set(0, 1, "a"), read(2, 3, "a"), set(4, 5, "b", "a"), read(6, 7, "b")];
+  const core = [set(100, 101, "33"), set(102, 103, "312", "33"), read(104, 105, "33")];
+  const shrunk = shrinkViolation([...early, ...core], 10_000);
+  assert.equal(shrunk.anyStart, true);
+  assert.deepEqual(shrunk.history.map((h) => h.op.value ?? h.op.observed), ["33", "312", "33"]);
+});
+
+test("shrinking does not start a history from a value first written after the cut", () => {
+  // The late read of x needs x written again after the delete. Had the key been allowed to start
+  // as x at the delete, cutting everything before it would have "explained" the read away.
+  const history = [set(0, 1, "a"), del(2, 3, "ok", "a"), set(50, U, "x"), del(60, 61, "ok"), read(70, 71, "x")];
+  assert.equal(checkRegister(history).verdict, "violation");
+  const shrunk = shrinkViolation(history, 10_000);
+  assert.ok(shrunk.history.some((h) => h.op.value === "x"), JSON.stringify(shrunk.history));
+  assert.equal(checkRegister([...shrunk.history]).verdict, "violation");
+});
+
+test("shrinking keeps only as many unknown deletes as could ever take effect", () => {
+  const deletes = Array.from({ length: 30 }, (_, i) => del(i, U, "unknown"));
+  const history = [...deletes, create(40, U, "c", "unknown"), del(50, 51, "ok"), read(60, 61, "c")];
+  assert.equal(checkRegister(history).verdict, "violation");
+  const shrunk = shrinkViolation(history, 10_000);
+  assert.ok(shrunk.history.length <= 5, `${shrunk.history.length} operations left`);
+});
+
+test("cutting a history's start drops what finished and forgets what was running", () => {
+  const cut = cutBefore([set(0, 1, "a"), set(2, 9, "b"), read(3, 8, "b"), read(10, 11, "b"), set(4, U, "c")], 5);
+  assert.deepEqual(cut, [
+    { call: 2, ret: U, op: { kind: "set", value: "b", expect: undefined, outcome: "unknown" } },
+    read(10, 11, "b"),
+    { call: 4, ret: U, op: { kind: "set", value: "c", expect: undefined, outcome: "unknown" } },
+  ]);
 });
 
 /**
