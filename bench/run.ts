@@ -3,12 +3,14 @@
  * and a 3-member etcd started here on loopback, then watch scale. Prints markdown tables and
  * writes every run to bench/results/<timestamp>.json.
  *
- *   npm run bench                 3 rounds, C = 1, 16, 64, 256 (about 15 minutes)
+ *   npm run bench                 3 rounds, C = 1, 16, 64, 256 (15–25 minutes, longer on a busy machine)
  *   npm run bench -- --quick      1 short round, C = 1, 64 (CI: proves the benchmark still runs)
  *   npm run bench -- --members 1 --concurrency 16,64 --rounds 5 --no-watch
+ *   npm run bench -- --clients etcd-ts,undici-raw,wrk   (undici-raw: a bare undici Pool)
  *
- * Each Node client runs in a child process of its own (bench/lib/worker.ts); rounds rotate the
- * order of the clients, and each table cell is the median round by ops/s.
+ * etcd-ts and the benchmark children are compiled with tsc first (bench/lib/build.ts). Each cell
+ * runs its contenders back to back, each Node client in a fresh child process; the order rotates,
+ * and each table cell is the median round by ops/s.
  */
 import { execFile } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -30,7 +32,7 @@ const WORKER = "bench/lib/worker.ts";
 const WATCH = "bench/lib/watch-scale.ts";
 const DEFAULT_RAFT = ["--heartbeat-interval=100", "--election-timeout=1000"];
 /** The longest wait for the machine to quieten before a cell; after it, the cell runs and is marked if noisy. */
-const QUIET_WAIT_MS = 30_000;
+const QUIET_WAIT_MS = 10_000;
 
 interface Settings {
   readonly quick: boolean;
@@ -76,8 +78,8 @@ function settings(build: string): Settings {
     rounds: Number(values.rounds ?? (quick ? 1 : 3)),
     members: list(values.members, [1, 3]),
     concurrency: list(values.concurrency, quick ? [1, 64] : [1, 16, 64, 256]),
-    warm: quick ? { ops: 200, ms: 200 } : { ops: 2000, ms: 1500 },
-    limits: quick ? { ops: 3000, ms: 500 } : { ops: 20_000, ms: 8000 },
+    warm: quick ? { ops: 500, ms: 300 } : { ops: 2000, ms: 1500 },
+    limits: quick ? { ops: 3000, ms: 400 } : { ops: 20_000, ms: 5000 },
     wrkSeconds: quick ? 1 : 3,
     quietCores: quick ? 0 : 0.2,
     watch: values["no-watch"] !== true,
@@ -180,6 +182,8 @@ async function measure(s: Settings, started: number): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   const cpu = cpus()[0]?.model ?? "?";
   console.log(`### v2 throughput: ${s.rounds} round(s), median round per cell; ${cpus().length} × ${cpu}, Node ${process.version}; took ${seconds.toFixed(0)} s\n`);
+  // Quick cells run in cold processes for a fraction of a second: they prove the benchmark runs.
+  if (s.quick) console.log("**--quick: cold processes and short phases; these numbers are not for comparison.**\n");
   console.log(table(runs.flat(), s));
   if (watch !== undefined) console.log(`\n${watchTable(watch)}`);
   mkdirSync("bench/results", { recursive: true });

@@ -48,18 +48,23 @@ function ratio(a: Cell | undefined, b: Cell | undefined): string {
 
 /** The throughput table: one row per cluster size, workload and concurrency. */
 export function table(all: readonly Cell[], s: { readonly members: readonly number[]; readonly concurrency: readonly number[] }): string {
+  // The bare undici Pool is an extra, shown only when it was measured (`--clients`).
+  const peers = ["node-etcd", ...(all.some((c) => c.client === "undici-raw") ? ["undici-raw"] : []), "wrk"].filter((p) => all.some((c) => c.client === p));
+  const title = (p: string): string => (p === "wrk" ? "wrk (ceiling)" : p);
   const lines = [
     "cell: ops/s · p50/p99 ms · client CPU µs/op (wrk: its own CPU); † = more than 0.25 cores of other load during the cell",
     "",
-    "| members | workload | C | etcd-ts | node-etcd | wrk (ceiling) | etcd-ts ÷ node-etcd | etcd-ts ÷ wrk | CPU/op etcd-ts ÷ node-etcd |",
-    "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    `| members | workload | C | etcd-ts | ${peers.map(title).join(" | ")} | ${peers.map((p) => `etcd-ts ÷ ${p}`).join(" | ")} | CPU/op etcd-ts ÷ node-etcd |`,
+    `|---:|---|---:|---:|${peers.map(() => "---:|").join("")}${peers.map(() => "---:|").join("")}---:|`,
   ];
   for (const members of s.members) {
     for (const workload of WORKLOADS) {
       for (const c of s.concurrency) {
-        const [ours, peer, wrk] = ["etcd-ts", "node-etcd", "wrk"].map((client) => pick(all, members, workload, c, client));
-        const cpu = ours === undefined || peer === undefined ? "–" : (ours.cpuUsPerOp / peer.cpuUsPerOp).toFixed(2);
-        lines.push(`| ${members} | ${workload} | ${c} | ${show(ours)} | ${show(peer)} | ${show(wrk)} | ${ratio(ours, peer)} | ${ratio(ours, wrk)} | ${cpu} |`);
+        const ours = pick(all, members, workload, c, "etcd-ts");
+        const theirs = peers.map((p) => pick(all, members, workload, c, p));
+        const node = pick(all, members, workload, c, "node-etcd");
+        const cpu = ours === undefined || node === undefined ? "–" : (ours.cpuUsPerOp / node.cpuUsPerOp).toFixed(2);
+        lines.push(`| ${members} | ${workload} | ${c} | ${show(ours)} | ${theirs.map(show).join(" | ")} | ${theirs.map((t) => ratio(ours, t)).join(" | ")} | ${cpu} |`);
       }
     }
   }

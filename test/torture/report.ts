@@ -44,7 +44,7 @@ function faultLine(r: TortureResult): string {
 function verdictLines(verdicts: readonly KeyVerdict[]): string[] {
   const by = (v: string): KeyVerdict[] => verdicts.filter((x) => x.result.verdict === v);
   const sizes = verdicts.map((v) => v.history.length);
-  const range = sizes.length === 0 ? "0" : `${Math.min(...sizes)}-${Math.max(...sizes)}`;
+  const range = sizes.length === 0 ? "0" : `${least(sizes)}-${-least(sizes.map((n) => -n))}`;
   const unknownOps = verdicts.reduce((n, v) => n + v.history.filter((h) => h.ret === Infinity).length, 0);
   const steps = verdicts.reduce((n, v) => n + v.result.steps, 0);
   const lines = [
@@ -74,13 +74,14 @@ function violationLines(v: KeyVerdict, r: TortureResult): string[] {
   const ops = r.ops;
   const history = v.shrunk?.history ?? v.history;
   const sources = new Map(ops.map((op) => [sourceKey(op.call, op.kind, op.value), op]));
-  const t0 = Math.min(...history.map((h) => h.call));
+  const t0 = least(history.map((h) => h.call));
   if (v.shrunk === undefined) return [`violation on ${v.key}: ${v.history.length} ops (not shrunk: only the first few violations are)`];
-  const lines = [
-    `violation on ${v.key}: ${v.history.length} ops shrunk to ${history.length}${v.shrunk.complete ? "" : " (shrinking ran out of time)"}` +
-      `${v.shrunk.anyStart ? ", whatever the key held before the first" : ""}` +
-      `${v.prevNodeOnly === true ? "; visible only through writes' prevNode (values alone are linearizable)" : ""}:`,
+  const notes = [
+    v.shrunk.complete ? "" : " (shrinking ran out of time)",
+    v.shrunk.anyStart ? ", whatever the key held before the first" : "",
+    v.prevNodeOnly === true ? "; visible only through writes' prevNode (values alone are linearizable)" : "",
   ];
+  const lines = [`violation on ${v.key}: ${v.history.length} ops shrunk to ${history.length}${notes.join("")}:`];
   for (const h of [...history].sort((a, b) => a.call - b.call)) lines.push(`  ${opLine(h, t0, sources.get(sourceKey(h.call, h.op.kind, h.op.value)))}`);
   lines.push(...unexplained(history, ops));
   lines.push(faultsDuring(history, r));
@@ -89,8 +90,8 @@ function violationLines(v: KeyVerdict, r: TortureResult): string[] {
 
 /** The faults active within a second of the witness, in run time, to tell which one provoked it. */
 function faultsDuring(history: readonly HistoryOp<RegisterOp>[], r: TortureResult): string {
-  const from = Math.min(...history.map((h) => h.call)) - r.startedAt;
-  const to = Math.max(...history.map((h) => (h.ret === Infinity ? h.call : h.ret))) - r.startedAt;
+  const from = least(history.map((h) => h.call)) - r.startedAt;
+  const to = -least(history.map((h) => -(h.ret === Infinity ? h.call : h.ret))) - r.startedAt;
   const near = r.faults.filter((f) => f.at <= to + 1_000 && f.repairedAt >= from - 1_000);
   const list = near.map((f) => `#${f.fault.n} ${f.fault.kind} of ${f.targets.join(",")} from ${(f.at / 1000).toFixed(2)} s to ${(f.repairedAt / 1000).toFixed(2)} s`);
   return `  witness spans ${(from / 1000).toFixed(2)}-${(to / 1000).toFixed(2)} s into the run; faults then: ${list.join("; ") || "none"}`;
@@ -126,6 +127,11 @@ function unexplained(history: readonly HistoryOp<RegisterOp>[], ops: readonly To
 
 function sourceKey(call: number, kind: string, value: string | undefined): string {
   return `${call}|${kind}|${value ?? ""}`;
+}
+
+/** The smallest number (a spread into Math.min overflows the stack on long runs' arrays). */
+function least(values: readonly number[]): number {
+  return values.reduce((min, v) => Math.min(min, v), Infinity);
 }
 
 function tally(items: readonly string[]): string {

@@ -209,7 +209,7 @@ export function loadRecord(path: string): RunRecord {
   const record = JSON.parse(readFileSync(path, "utf8")) as Omit<RunRecord, "startedAt"> & { startedAt?: number };
   for (const op of record.ops) if ((op.ret as number | null) === null) op.ret = Infinity;
   // Records saved before startedAt was kept: the first call is within milliseconds of it.
-  return { ...record, startedAt: record.startedAt ?? Math.min(...record.ops.map((op) => op.call)) };
+  return { ...record, startedAt: record.startedAt ?? record.ops.reduce((min, op) => Math.min(min, op.call), Infinity) };
 }
 
 /** How many violating keys get a shrunk witness; the rest are listed with their verdict only. */
