@@ -127,11 +127,12 @@ test("close() ends every watch of the client, and the iterators finish without t
 test("break inside for await leaves no socket or timer behind: the process exits by itself", async () => {
   const script = fileURLToPath(new URL("../harness/fixtures/watch-break.ts", import.meta.url));
   const p = cluster.prefix("break");
-  const child = spawn(process.execPath, ["--import", "tsx", script, cluster.endpoints().join(","), `${p}/k`], { stdio: ["ignore", "pipe", "pipe"] });
+  const from = (await client.get("/")).etcdIndex + 1;
+  const child = spawn(process.execPath, ["--import", "tsx", script, cluster.endpoints().join(","), `${p}/k`, String(from)], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-  await new Promise((r) => setTimeout(r, 1500));
+  await new Promise((r) => setTimeout(r, 500));
   await client.set(`${p}/k`, "go");
   const code = await new Promise<number | null>((resolve) => {
     const timer = setTimeout(() => {
