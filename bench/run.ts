@@ -13,7 +13,7 @@
  * and each table cell is the median round by ops/s.
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { promisify, parseArgs } from "node:util";
 import { EtcdV2Client } from "../src/index.js";
@@ -25,7 +25,7 @@ import { table, watchTable, type Cell } from "./lib/report.js";
 import type { WatchResult, WatchSpec } from "./lib/watch-scale.js";
 import type { WorkerSpec } from "./lib/worker.js";
 import { NODE_CLIENTS, VALUE, WORKLOADS, paths, type NodeClient, type Workload } from "./lib/workloads.js";
-import { runWrk } from "./lib/wrk.js";
+import { WRK, runWrk } from "./lib/wrk.js";
 
 const execFileAsync = promisify(execFile);
 const WORKER = "bench/lib/worker.ts";
@@ -56,7 +56,8 @@ function contenders(list: string | undefined, wrk: boolean): Contender[] {
   const known: readonly Contender[] = [...NODE_CLIENTS, "undici-raw", "wrk"];
   const wanted = list === undefined ? [...NODE_CLIENTS, "wrk"] : list.split(",");
   const chosen = known.filter((c) => wanted.includes(c));
-  return wrk ? chosen : chosen.filter((c) => c !== "wrk");
+  if (wrk && !existsSync(WRK)) progress(`${WRK} not found (Debian package wrk): the ceiling column is left out`);
+  return wrk && existsSync(WRK) ? chosen : chosen.filter((c) => c !== "wrk");
 }
 
 function settings(build: string): Settings {

@@ -13,7 +13,7 @@ import { VALUE, paths, type Workload } from "./workloads.js";
 
 const run = promisify(execFile);
 
-/** wrk's path, or undefined when it is not installed. */
+/** Where Debian's wrk package puts it. */
 export const WRK = "/usr/bin/wrk";
 
 /** A PUT script: the same 1,000 keys and form body as the Node clients send. */

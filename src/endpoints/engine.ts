@@ -181,6 +181,7 @@ export class EndpointEngine {
     scope.current = controller;
     try {
       const value = await op.run(member.url, controller.signal);
+      member.lastSuccessAt = performance.now();
       const progress = op.progress?.(value);
       if (progress !== undefined) this.check(progress, watermark, member);
       return { ok: true, value };
@@ -322,6 +323,7 @@ export class EndpointEngine {
   }
 
   private probe(member: Member, now: number): void {
+    const startedAt = performance.now();
     member.probing = true;
     member.lastProbeAt = now;
     const controller = new AbortController();
@@ -337,7 +339,10 @@ export class EndpointEngine {
         this.probes.delete(controller);
         member.probing = false;
         member.lastProbeAt = performance.now();
-        if (!this.closed && member.state !== "removed") this.applyVerdict(member, verdict);
+        // On an overloaded host a healthy member can miss the probe's deadline; a hung or
+        // leaderless one cannot complete requests, so one that succeeded meanwhile is only slow.
+        const slow = (verdict === "unresponsive" || verdict === "no-leader") && member.lastSuccessAt >= startedAt;
+        if (!this.closed && member.state !== "removed") this.applyVerdict(member, slow ? "inconclusive" : verdict);
       }, () => undefined);
   }
 

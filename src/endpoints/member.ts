@@ -37,6 +37,8 @@ export class Member {
   readonly polls = new Set<Attempt>();
   /** The probe in flight, if any: probes of one member are never run twice at once. */
   probing = false;
+  /** When a request to this member last succeeded: a member that answers is slow, not hung. */
+  lastSuccessAt = 0;
   /** When the last probe started; a new member counts as just probed, so nothing is sent at start-up. */
   lastProbeAt = performance.now();
 

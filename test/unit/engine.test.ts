@@ -339,6 +339,21 @@ test("a cluster whose members all refuse connections fails fast", async () => {
   e.close();
 });
 
+test("a member that keeps answering other requests is slow, not hung, even when its probe times out", async () => {
+  // As in life, "unresponsive" arrives only when the probe's time is up.
+  const prober = () => new Promise<ProbeVerdict>((r) => setTimeout(() => { r("unresponsive"); }, 100));
+  const { e, events } = engine({}, { prober });
+  const slowWrite = e.execute(op("set", "idempotent", (ep) => new Promise((r) => setTimeout(() => { r(ep); }, 500))));
+  // Other requests on the same member keep succeeding while the probe is out.
+  for (let i = 0; i < 25; i++) {
+    await e.execute(op("get", true, (ep) => Promise.resolve(ep)));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(await slowWrite, "http://a");
+  assert.ok(!events.some((ev) => ev.type === "member-set-aside"));
+  e.close();
+});
+
 test("a closed engine refuses new calls", async () => {
   const { e } = engine();
   e.close();
