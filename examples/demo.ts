@@ -2,13 +2,15 @@
  * `npm run demo`: a throwaway local 3-member etcd cluster, and etcd-ts doing its main job on it:
  * the seed example, the same through the `etcd-ts` command, a watch that carries on while the
  * member in use is SIGKILLed and then SIGSTOPped, and the timing of every operation around the
- * faults. Everything it starts is stopped and removed before it exits.
+ * faults, then the v3 API (put, get, txn, watch, a lease kept alive) through a SIGSTOP.
+ * Everything it starts is stopped and removed before it exits.
  */
 import { execFileSync } from "node:child_process";
 import { EtcdError, EtcdV2Client, type V2WatchEvent } from "../src/index.js";
 import { startCluster, type Cluster } from "../test/harness/index.js";
 import { etcdBin, findOnPath } from "../test/harness/etcd-bin.js";
 import { runCli } from "./demo-cli.js";
+import { demoV3 } from "./demo-v3.js";
 
 const started = performance.now();
 const elapsed = (): string => `${((performance.now() - started) / 1000).toFixed(2)}s`;
@@ -72,7 +74,9 @@ async function demo(c: Cluster): Promise<void> {
   const gaps = seen.filter((index, n) => n > 0 && index <= (seen[n - 1] ?? 0)).length;
   say(`the watch delivered ${seen.length} events in index order, ${gaps} out of order or repeated`);
   await client.close();
-  console.log("\n5. Cleaning up");
+  console.log("\n5. The v3 gRPC API on the same cluster");
+  await demoV3(c, say);
+  console.log("\n6. Cleaning up");
 }
 
 async function watchAll(client: EtcdV2Client, from: number, signal: AbortSignal, seen: number[]): Promise<void> {

@@ -47,7 +47,28 @@ export type EtcdErrorCode =
   | "TLS_ERROR"
   | "NO_ENDPOINTS"
   | "CLIENT_CLOSED"
-  | "COMPACTED";
+  | "COMPACTED"
+  // v3 (gRPC) answers; see codec/v3-errors.ts for how status and message map to these.
+  | "FUTURE_REVISION"
+  | "LEASE_NOT_FOUND"
+  | "LEASE_EXISTS"
+  | "LEASE_LOST"
+  | "PERMISSION_DENIED"
+  | "INVALID_AUTH_TOKEN"
+  | "AUTH_FAILED"
+  | "AUTH_NOT_ENABLED"
+  | "NO_SPACE"
+  | "REQUEST_TOO_LARGE"
+  | "TOO_MANY_REQUESTS"
+  | "NO_LEADER"
+  | "DUPLICATE_KEY"
+  | "TOO_MANY_OPS"
+  | "MEMBER_NOT_FOUND"
+  | "MEMBER_EXISTS"
+  | "PEER_URL_EXISTS"
+  | "UNHEALTHY_CLUSTER"
+  | "WATCH_CANCELED"
+  | "GRPC_ERROR";
 
 /**
  * Whether a failed request could have reached the server and taken effect.
@@ -79,6 +100,8 @@ export interface EtcdErrorFields {
   readonly delivery?: Delivery | undefined;
   /** For `EVENT_INDEX_CLEARED` and `COMPACTED`: the index or revision the caller can resume from. */
   readonly resumeIndex?: number | undefined;
+  /** For v3 `COMPACTED`: the revision the store is compacted to; watch from it or later. */
+  readonly compactRevision?: bigint | undefined;
   /** Per-attempt errors, for failures after several members were tried. */
   readonly errors?: readonly EtcdError[] | undefined;
   /** The raw reply, when one arrived (status, headers and body for v2). */
@@ -107,6 +130,8 @@ export class EtcdError extends Error {
   readonly delivery: Delivery | undefined;
   /** Where a watch may resume after `EVENT_INDEX_CLEARED` or `COMPACTED`. */
   readonly resumeIndex: number | undefined;
+  /** For v3 `COMPACTED`: the revision the store is compacted to. */
+  readonly compactRevision: bigint | undefined;
   /** What each member answered, when several were tried. */
   readonly errors: readonly EtcdError[];
   /** The raw reply, when one arrived. */
@@ -125,6 +150,7 @@ export class EtcdError extends Error {
     this.index = fields.index;
     this.delivery = fields.delivery;
     this.resumeIndex = fields.resumeIndex;
+    this.compactRevision = fields.compactRevision;
     this.errors = fields.errors ?? [];
     this.response = fields.response;
   }

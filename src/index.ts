@@ -44,3 +44,50 @@ export { defaultCheckRetry } from "./endpoints/retry.js";
 export type { CheckRetry, RetryContext, RetryDecision } from "./endpoints/retry.js";
 export type { EngineEvent, SetAsideReason } from "./endpoints/events.js";
 export type { HttpMethod } from "./transport/http.js";
+
+export { EtcdV3Client } from "./v3/client.js";
+export type {
+  Bytes,
+  CompactOptions,
+  CompactResult,
+  Compare,
+  CompareResult,
+  CompareTarget,
+  DeleteOptions as V3DeleteOptions,
+  DeleteResult as V3DeleteResult,
+  EtcdV3ClientOptions,
+  GetAllOptions,
+  GetOptions as V3GetOptions,
+  GetResult as V3GetResult,
+  KeyValue,
+  PutOptions as V3PutOptions,
+  PutResult as V3PutResult,
+  RangeOptions,
+  ResponseHeader,
+  SortOrder,
+  SortTarget,
+  TxnDelete,
+  TxnGet,
+  TxnOp,
+  TxnOpResult,
+  TxnPut,
+  TxnResult,
+  TxnSpec,
+} from "./v3/types.js";
+export type { V3WatchEvent, V3WatchOptions } from "./v3/watch.js";
+export type { V3Auth, V3Users, V3Roles } from "./v3/auth.js";
+export type {
+  AddUserOptions as V3AddUserOptions,
+  AuthResult,
+  AuthenticateResult,
+  PermissionGrant,
+  PermissionRange,
+  PermissionType,
+  RoleListResult,
+  RolePermission,
+  RoleResult,
+  UserListResult,
+  UserResult,
+} from "./v3/auth.js";
+export type { V3Cluster, ClusterMember, MemberAddOptions, MemberAddResult, MemberListResult } from "./v3/cluster.js";
+export type { V3Maintenance, Alarm, AlarmKind, AlarmResult, HashKVResult, MaintenanceResult, MemberStatus } from "./v3/maintenance.js";

@@ -1,8 +1,9 @@
 /** Turns benchmark runs into the markdown tables printed at the end. */
+import { describeErrors } from "./errors.js";
 import type { PhaseResult } from "./phase.js";
 import { ms, rate } from "./stats.js";
 import type { WatchResult } from "./watch-scale.js";
-import { WORKLOADS, type Workload } from "./workloads.js";
+import { V2_WORKLOADS, V3_WORKLOADS, type Workload } from "./workloads.js";
 
 /** One measured cell of one round. */
 export type Cell = PhaseResult & {
@@ -10,20 +11,47 @@ export type Cell = PhaseResult & {
   readonly concurrency: number;
   readonly client: string;
   readonly members: number;
+  /** Set when the client's child process died instead of reporting: why (its stderr's last line). */
+  readonly crashed?: string | undefined;
 };
 
 /** Cells measured while other work used more than this many cores are marked. */
 const NOISY_CORES = 0.25;
 
+/** A peer's reference figure and the multiple of it etcd-ts must reach. */
+interface Reference {
+  readonly go: number;
+  readonly peer: number;
+}
+
 /**
- * Go's official v2 client and node-etcd on this machine kind, 1 member, 64 in flight (the
- * brief's reference figures), the bar etcd-ts is held to.
+ * The issue's reference figures on this machine kind, 1 member, 64 in flight: Go's official
+ * clients and the Node peer (node-etcd for v2, etcd3 for v3). v3 range serializable has none.
  */
-const REFERENCE: Record<Workload, { go: number; nodeEtcd: number }> = {
-  "get-local": { go: 29_600, nodeEtcd: 6_200 },
-  "get-quorum": { go: 17_000, nodeEtcd: 5_200 },
-  set: { go: 14_500, nodeEtcd: 4_800 },
+const REFERENCE: Partial<Record<Workload, Reference>> = {
+  "get-local": { go: 29_600, peer: 6_200 },
+  "get-quorum": { go: 17_000, peer: 5_200 },
+  set: { go: 14_500, peer: 4_800 },
+  "v3-put": { go: 21_100, peer: 8_700 },
+  "v3-range-linearizable": { go: 11_000, peer: 7_400 },
 };
+
+/** What one table compares: etcd-ts against a main peer (and more columns), with the issue's bar. */
+interface Section {
+  readonly api: "v2" | "v3";
+  readonly workloads: readonly Workload[];
+  /** The peer whose ops/s etcd-ts must multiply and whose CPU per op it must beat. */
+  readonly peer: string;
+  /** The multiple of `peer` the issue asks for. */
+  readonly multiple: number;
+  /** Columns beside etcd-ts, in order (those never measured are left out). */
+  readonly columns: readonly string[];
+}
+
+const SECTIONS: readonly Section[] = [
+  { api: "v2", workloads: V2_WORKLOADS, peer: "node-etcd", multiple: 3, columns: ["node-etcd", "undici-raw", "wrk"] },
+  { api: "v3", workloads: V3_WORKLOADS, peer: "etcd3", multiple: 2, columns: ["etcd3"] },
+];
 
 /** The median round of a cell by ops/s (the lower middle when the count is even). */
 export function medianCell(cells: readonly Cell[]): Cell | undefined {
@@ -35,69 +63,108 @@ function pick(all: readonly Cell[], members: number, workload: Workload, concurr
   return medianCell(all.filter((c) => c.members === members && c.workload === workload && c.concurrency === concurrency && c.client === client));
 }
 
+/** Errors in a row: "err 0.31% (OUTCOME_UNKNOWN 12)"; empty when none. */
+function errorText(c: Cell): string {
+  if (c.errors === 0) return "";
+  const share = (100 * c.errors) / (c.ops + c.errors);
+  const codes = describeErrors(c.errorsByCode);
+  return ` · err ${share < 0.1 ? share.toFixed(2) : share.toFixed(1)}%${codes === "" ? "" : ` (${codes})`}`;
+}
+
 function show(c: Cell | undefined): string {
   if (c === undefined) return "–";
+  if (c.crashed !== undefined) return `crashed: ${c.crashed.slice(0, 80)}`;
   const noisy = (c.foreignCores ?? 0) > NOISY_CORES ? " †" : "";
-  const errors = c.errors > 0 ? ` (${c.errors} errors)` : "";
-  return `${rate(c.opsPerSec)} · ${ms(c.p50Ms)}/${ms(c.p99Ms)} · ${c.cpuUsPerOp.toFixed(0)}${noisy}${errors}`;
+  const cpu = Number.isFinite(c.cpuUsPerOp) ? c.cpuUsPerOp.toFixed(0) : "–";
+  return `${rate(c.opsPerSec)} · ${ms(c.p50Ms)}/${ms(c.p99Ms)} · ${cpu}${noisy}${errorText(c)}`;
+}
+
+function usable(c: Cell | undefined): c is Cell {
+  return c !== undefined && c.crashed === undefined && c.ops > 0;
 }
 
 function ratio(a: Cell | undefined, b: Cell | undefined): string {
-  return a === undefined || b === undefined ? "–" : `${(a.opsPerSec / b.opsPerSec).toFixed(2)}×`;
+  return usable(a) && usable(b) ? `${(a.opsPerSec / b.opsPerSec).toFixed(2)}×` : "–";
 }
 
-/** The throughput table: one row per cluster size, workload and concurrency. */
-export function table(all: readonly Cell[], s: { readonly members: readonly number[]; readonly concurrency: readonly number[] }): string {
-  // The bare undici Pool is an extra, shown only when it was measured (`--clients`).
-  const peers = ["node-etcd", ...(all.some((c) => c.client === "undici-raw") ? ["undici-raw"] : []), "wrk"].filter((p) => all.some((c) => c.client === p));
-  const title = (p: string): string => (p === "wrk" ? "wrk (ceiling)" : p);
+function title(p: string): string {
+  return p === "wrk" ? "wrk (ceiling)" : p;
+}
+
+/** One section's table: one row per cluster size, workload and concurrency. */
+function sectionTable(all: readonly Cell[], s: Settings, section: Section): string[] {
+  const cells = all.filter((c) => section.workloads.includes(c.workload));
+  if (cells.length === 0) return [];
+  const peers = section.columns.filter((p) => cells.some((c) => c.client === p));
+  const ours = cells.some((c) => c.client === "etcd-ts");
   const lines = [
-    "cell: ops/s · p50/p99 ms · client CPU µs/op (wrk: its own CPU); † = more than 0.25 cores of other load during the cell",
+    `#### ${section.api}${ours ? "" : " (no etcd-ts rows: see above)"}`,
     "",
-    `| members | workload | C | etcd-ts | ${peers.map(title).join(" | ")} | ${peers.map((p) => `etcd-ts ÷ ${p}`).join(" | ")} | CPU/op etcd-ts ÷ node-etcd |`,
+    `| members | workload | C | etcd-ts | ${peers.map(title).join(" | ")} | ${peers.map((p) => `etcd-ts ÷ ${p}`).join(" | ")} | CPU/op etcd-ts ÷ ${section.peer} |`,
     `|---:|---|---:|---:|${peers.map(() => "---:|").join("")}${peers.map(() => "---:|").join("")}---:|`,
   ];
   for (const members of s.members) {
-    for (const workload of WORKLOADS) {
+    for (const workload of section.workloads) {
       for (const c of s.concurrency) {
-        const ours = pick(all, members, workload, c, "etcd-ts");
-        const theirs = peers.map((p) => pick(all, members, workload, c, p));
-        const node = pick(all, members, workload, c, "node-etcd");
-        const cpu = ours === undefined || node === undefined ? "–" : (ours.cpuUsPerOp / node.cpuUsPerOp).toFixed(2);
-        lines.push(`| ${members} | ${workload} | ${c} | ${show(ours)} | ${theirs.map(show).join(" | ")} | ${theirs.map((t) => ratio(ours, t)).join(" | ")} | ${cpu} |`);
+        const mine = pick(cells, members, workload, c, "etcd-ts");
+        const theirs = peers.map((p) => pick(cells, members, workload, c, p));
+        if (mine === undefined && theirs.every((t) => t === undefined)) continue;
+        const peer = pick(cells, members, workload, c, section.peer);
+        const cpu = usable(mine) && usable(peer) ? (mine.cpuUsPerOp / peer.cpuUsPerOp).toFixed(2) : "–";
+        lines.push(`| ${members} | ${workload} | ${c} | ${show(mine)} | ${theirs.map(show).join(" | ")} | ${theirs.map((t) => ratio(mine, t)).join(" | ")} | ${cpu} |`);
       }
     }
   }
-  lines.push("", ...targets(all, s.concurrency));
-  return lines.join("\n");
+  return [...lines, "", ...targets(cells, s.concurrency, section)];
 }
 
-/** etcd-ts against the bar: Go's v2 client and 3× node-etcd's reference figures, 1 member. */
-function targets(all: readonly Cell[], concurrency: readonly number[]): string[] {
+/** etcd-ts against the bar of its section: the Go client's reference, and a multiple of the Node peer. */
+function targets(all: readonly Cell[], concurrency: readonly number[], section: Section): string[] {
   const lines = [
-    "Against the targets (1 member; Go v2 client and node-etcd reference figures for C=64 on this machine kind):",
+    `Against the targets (1 member; Go client and ${section.peer} reference figures are for C=64 on this machine kind; the issue asks for ≥ Go and ≥ ${section.multiple}× ${section.peer} at 16 and 64 in flight, p99 no worse):`,
     "",
-    "| workload | C | etcd-ts ops/s | ÷ Go ref | ÷ node-etcd ref | ÷ node-etcd here | p99 etcd-ts / node-etcd here (ms) |",
-    "|---|---:|---:|---:|---:|---:|---:|",
+    `| workload | C | etcd-ts ops/s | ÷ Go ref | ÷ ${section.peer} ref | ÷ ${section.peer} here | p99 etcd-ts / ${section.peer} here (ms) | CPU/op etcd-ts / ${section.peer} here (µs) |`,
+    "|---|---:|---:|---:|---:|---:|---:|---:|",
   ];
-  for (const workload of WORKLOADS) {
+  for (const workload of section.workloads) {
     for (const c of concurrency.filter((n) => n === 16 || n === 64)) {
       const ours = pick(all, 1, workload, c, "etcd-ts");
-      const peer = pick(all, 1, workload, c, "node-etcd");
-      if (ours === undefined) continue;
+      const peer = pick(all, 1, workload, c, section.peer);
+      if (!usable(ours)) continue;
       const ref = REFERENCE[workload];
-      const p99 = peer === undefined ? "–" : `${ms(ours.p99Ms)} / ${ms(peer.p99Ms)}`;
-      lines.push(`| ${workload} | ${c} | ${rate(ours.opsPerSec)} | ${(ours.opsPerSec / ref.go).toFixed(2)}× | ${(ours.opsPerSec / ref.nodeEtcd).toFixed(2)}× | ${ratio(ours, peer)} | ${p99} |`);
+      const vs = (n: number | undefined): string => (n === undefined ? "–" : `${(ours.opsPerSec / n).toFixed(2)}×`);
+      const p99 = usable(peer) ? `${ms(ours.p99Ms)} / ${ms(peer.p99Ms)}` : "–";
+      const cpu = usable(peer) ? `${ours.cpuUsPerOp.toFixed(0)} / ${peer.cpuUsPerOp.toFixed(0)}` : "–";
+      lines.push(`| ${workload} | ${c} | ${rate(ours.opsPerSec)} | ${vs(ref?.go)} | ${vs(ref?.peer)} | ${ratio(ours, peer)} | ${p99} | ${cpu} |`);
     }
   }
   return lines;
 }
 
-/** The watch-scale result as a small table. */
+interface Settings {
+  readonly members: readonly number[];
+  readonly concurrency: readonly number[];
+}
+
+/** The throughput tables: v2 (etcd-ts, node-etcd, wrk) and v3 (etcd-ts, etcd3), each with its targets. */
+export function table(all: readonly Cell[], s: Settings): string {
+  const lines = [
+    "cell: ops/s · p50/p99 ms · client CPU µs/op (wrk: its own CPU); † = more than 0.25 cores of other load during the cell; err = share of ops that failed, by code (ops/s, latency and CPU/op count successful ops only)",
+  ];
+  for (const section of SECTIONS) {
+    const part = sectionTable(all, s, section);
+    if (part.length > 0) lines.push("", ...part);
+  }
+  return lines.join("\n");
+}
+
+/** A watch-scale result as a small table. */
 export function watchTable(w: WatchResult): string {
   const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
+  const what = w.api === "v2" ? "watches (long polls)" : "watchers (one gRPC watch stream)";
+  const errors = (text: string): string => (text === "" ? "0" : text);
   return [
-    `### v2 watch scale: ${w.watches} watches on one etcd-ts client (1 member)`,
+    `### ${w.api} watch scale: ${w.watches} ${what} on one etcd-ts client (1 member)`,
     "",
     "| measure | value |",
     "|---|---:|",
@@ -106,6 +173,9 @@ export function watchTable(w: WatchResult): string {
     `| RSS growth | ${mb(w.rssDeltaBytes)} (${(w.rssDeltaBytes / w.watches / 1024).toFixed(1)} KiB each) |`,
     `| delivery, one write at a time: p50 / p99 / max (n=${w.sequential.n}) | ${ms(w.sequential.p50Ms)} / ${ms(w.sequential.p99Ms)} / ${ms(w.sequential.maxMs)} ms |`,
     `| delivery, ${w.burst.n} writes 64 in flight: p50 / p99 / max | ${ms(w.burst.p50Ms)} / ${ms(w.burst.p99Ms)} / ${ms(w.burst.maxMs)} ms (all in ${ms(w.burst.totalMs)} ms) |`,
-    `| events lost | ${w.lost} |`,
+    `| events lost (successful write, no event within 10 s) | ${w.lost} |`,
+    `| failed writes (not waited for) | ${errors(describeErrors(w.writeErrors))} |`,
+    `| watches ended by an error | ${errors(describeErrors(w.watchErrors))} |`,
+    ...(w.resyncs === undefined ? [] : [`| resyncs (history cleared under the burst) | ${w.resyncs} |`]),
   ].join("\n");
 }

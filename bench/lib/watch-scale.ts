@@ -2,10 +2,13 @@
  * Watch scale, in a child process of its own (run with --expose-gc, so memory is read after a
  * full collection): 1,000 v2 watches on one etcd-ts client, each on its own key. Reports the
  * memory they hold and how fast an event reaches its watcher, one write at a time and in a burst.
+ * Failed writes and watches that end with an error are counted by code, never fatal.
  */
 import { setMaxListeners } from "node:events";
 import { EtcdV2Client } from "../../src/index.js";
-import { quantile, max, sleep } from "./stats.js";
+import { countError, type ErrorCounts } from "./errors.js";
+import { sleep } from "./stats.js";
+import { addErrors, Arrivals, collect, summary, writeAll } from "./watch-common.js";
 
 /** What the parent asks for. */
 export interface WatchSpec {
@@ -21,86 +24,22 @@ export interface WatchSpec {
 
 /** What the child prints (one JSON line). */
 export interface WatchResult {
+  /** "v2" (1,000 long polls) or "v3" (watchers on the client's gRPC watch stream). */
+  readonly api: "v2" | "v3";
   readonly watches: number;
   readonly establishMs: number;
   readonly heapDeltaBytes: number;
   readonly rssDeltaBytes: number;
   readonly sequential: { readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number; readonly n: number };
   readonly burst: { readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number; readonly totalMs: number; readonly n: number };
+  /** Successful writes whose event never arrived. */
   readonly lost: number;
-}
-
-const EVENT_TIMEOUT_MS = 10_000;
-
-function collect(): NodeJS.MemoryUsage {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  gc?.();
-  gc?.();
-  return process.memoryUsage();
-}
-
-/** Per-key "next event arrived" notifications. */
-class Arrivals {
-  readonly #waiting = new Map<number, (at: number) => void>();
-  readonly #early = new Map<number, number>();
-
-  /** Called by a watch loop when key `i` changed. */
-  arrived(i: number): void {
-    const at = performance.now();
-    const wake = this.#waiting.get(i);
-    if (wake === undefined) this.#early.set(i, at);
-    else {
-      this.#waiting.delete(i);
-      wake(at);
-    }
-  }
-
-  /** When key `i`'s next event arrived (or arrives), or NaN after the timeout. */
-  next(i: number): Promise<number> {
-    const early = this.#early.get(i);
-    if (early !== undefined) {
-      this.#early.delete(i);
-      return Promise.resolve(early);
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#waiting.delete(i);
-        resolve(Number.NaN);
-      }, EVENT_TIMEOUT_MS);
-      this.#waiting.set(i, (at) => {
-        clearTimeout(timer);
-        resolve(at);
-      });
-    });
-  }
-}
-
-async function watchLoop(client: EtcdV2Client, key: string, i: number, waitIndex: number, signal: AbortSignal, arrivals: Arrivals): Promise<void> {
-  for await (const event of client.watch(key, { waitIndex, signal })) {
-    if (event.action !== "resync") arrivals.arrived(i);
-  }
-}
-
-/** Writes keys `indexes` with `concurrency` in flight; returns each delivery latency from its write's start. */
-async function writeAll(client: EtcdV2Client, spec: WatchSpec, indexes: readonly number[], concurrency: number, arrivals: Arrivals): Promise<number[]> {
-  const latencies: number[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < indexes.length) {
-      const i = indexes[next++] ?? 0;
-      const start = performance.now();
-      const delivered = arrivals.next(i);
-      await client.set(`${spec.prefix}/w${i}`, "x");
-      latencies.push((await delivered) - start);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return latencies;
-}
-
-function summary(latencies: readonly number[]): { p50Ms: number; p99Ms: number; maxMs: number; n: number } {
-  const ok = latencies.filter((l) => Number.isFinite(l));
-  return { p50Ms: quantile(ok, 0.5), p99Ms: quantile(ok, 0.99), maxMs: max(ok), n: ok.length };
+  /** Writes that failed, by code (their events are not waited for). */
+  readonly writeErrors: ErrorCounts;
+  /** Watches that ended with an error, by code. */
+  readonly watchErrors: ErrorCounts;
+  /** v2 only: watches whose history was cleared (etcd keeps 1,000 events) and that resynced from a snapshot. */
+  readonly resyncs?: number | undefined;
 }
 
 async function main(): Promise<void> {
@@ -111,34 +50,57 @@ async function main(): Promise<void> {
   // One signal ends all the watches; each adds a listener to it.
   setMaxListeners(0, stop.signal);
   const arrivals = new Arrivals();
+  const watchErrors: ErrorCounts = {};
+  let resyncs = 0;
+  const watchLoop = async (i: number, waitIndex: number): Promise<void> => {
+    try {
+      // A burst of 1,000 writes can push a slow re-poll past etcd's 1,000-event history: resync then.
+      for await (const event of client.watch(`${spec.prefix}/w${i}`, { waitIndex, signal: stop.signal, onCleared: "resync" })) {
+        if (event.action === "resync") resyncs++;
+        // A resync snapshot holding the awaited value delivered it too, only later.
+        const value = event.node?.value;
+        if (value !== undefined) arrivals.arrived(value);
+      }
+    } catch (error) {
+      countError(watchErrors, error);
+      arrivals.dead(i);
+    }
+  };
+  const write = (i: number, token: string): Promise<unknown> => client.set(`${spec.prefix}/w${i}`, token);
   const all = Array.from({ length: spec.watches }, (_, i) => i);
   // An explicit start index: every write after it is delivered, however late its poll starts.
   const from = (await client.set(`${spec.prefix}/w-start`, "x")).etcdIndex + 1;
   await sleep(200);
   const before = collect();
   const started = performance.now();
-  const loops = all.map((i) => watchLoop(client, `${spec.prefix}/w${i}`, i, from, stop.signal, arrivals));
+  const loops = all.map((i) => watchLoop(i, from));
   // Round 0 proves every watch is live (each sees its key's first write) and warms the path.
-  const warm = await writeAll(client, spec, all, spec.burstConcurrency, arrivals);
+  const warm = await writeAll(all, spec.burstConcurrency, arrivals, write);
   const establishMs = performance.now() - started;
   await sleep(500);
   const idle = collect();
   const sample = Array.from({ length: Math.min(spec.samples, spec.watches) }, (_, s) => Math.floor((s * spec.watches) / spec.samples));
-  const sequential = await writeAll(client, spec, sample, 1, arrivals);
+  const sequential = await writeAll(sample, 1, arrivals, write);
   const burstStart = performance.now();
-  const burst = await writeAll(client, spec, all, spec.burstConcurrency, arrivals);
+  const burst = await writeAll(all, spec.burstConcurrency, arrivals, write);
   const burstMs = performance.now() - burstStart;
   stop.abort();
   await Promise.all(loops);
   await client.close();
+  const writeErrors: ErrorCounts = {};
+  for (const w of [warm, sequential, burst]) addErrors(writeErrors, w.writeErrors);
   const result: WatchResult = {
+    api: "v2",
     watches: spec.watches,
     establishMs,
     heapDeltaBytes: idle.heapUsed - before.heapUsed,
     rssDeltaBytes: idle.rss - before.rss,
-    sequential: summary(sequential),
-    burst: { ...summary(burst), totalMs: burstMs },
-    lost: [...warm, ...sequential, ...burst].filter((l) => !Number.isFinite(l)).length,
+    sequential: summary(sequential.latencies),
+    burst: { ...summary(burst.latencies), totalMs: burstMs },
+    lost: [...warm.latencies, ...sequential.latencies, ...burst.latencies].filter((l) => !Number.isFinite(l)).length,
+    writeErrors,
+    watchErrors,
+    resyncs,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

@@ -3,9 +3,10 @@
  * Each client gets a process of its own, so one client's garbage and JIT state never bill the
  * other's phases, and `node --cpu-prof` can profile a single client.
  */
-import { etcdTsBench, nodeEtcdBench, undiciRawBench, type Bench, type NodeClient, type Workload } from "./workloads.js";
+import { etcd3Bench, etcdTsBench, isV3, nodeEtcdBench, undiciRawBench, type Bench, type NodeClient, type Workload } from "./workloads.js";
 import { runPhase, type Limits } from "./phase.js";
 import { waitQuiet } from "./machine.js";
+import { loadV3 } from "./v3.js";
 
 /** What the parent asks a worker to do. */
 export interface WorkerSpec {
@@ -22,12 +23,19 @@ export interface WorkerSpec {
   readonly quietCores: number;
 }
 
-function makeBench(spec: WorkerSpec): Bench {
+async function makeBench(spec: WorkerSpec): Promise<Bench> {
   switch (spec.client) {
-    case "etcd-ts":
-      return etcdTsBench(spec.endpoints, spec.pin, spec.prefix);
+    case "etcd-ts": {
+      if (!spec.cells.some((c) => isV3(c.workload))) return etcdTsBench(spec.endpoints, spec.pin, spec.prefix);
+      const v3 = await loadV3();
+      // The parent schedules no etcd-ts v3 cell without the class; this is for a worker run by hand.
+      if (!v3.ok) throw new Error(v3.reason);
+      return etcdTsBench(spec.endpoints, spec.pin, spec.prefix, v3.EtcdV3Client);
+    }
     case "node-etcd":
       return nodeEtcdBench(spec.endpoints, spec.prefix);
+    case "etcd3":
+      return etcd3Bench(spec.endpoints, spec.prefix);
     case "undici-raw":
       return undiciRawBench(spec.pin, spec.prefix);
   }
@@ -35,7 +43,7 @@ function makeBench(spec: WorkerSpec): Bench {
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? "{}") as WorkerSpec;
-  const bench = makeBench(spec);
+  const bench = await makeBench(spec);
   try {
     for (const cell of spec.cells) {
       if (spec.quietCores > 0) await waitQuiet(spec.serverPids, spec.quietCores, 5_000);

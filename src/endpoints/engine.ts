@@ -130,6 +130,11 @@ export class EndpointEngine {
     return this.pinned?.url;
   }
 
+  /** The default overall deadline of a call, in ms, as configured. */
+  get requestTimeout(): number {
+    return this.config.requestTimeout ?? DEFAULTS.requestTimeout;
+  }
+
   /** The highest index and raft term any reply has shown. */
   get progress(): Progress {
     return { ...this.seen };

@@ -19,7 +19,12 @@ export interface ClusterOptions {
   clientCertAuth?: boolean;
   /** Enable v2 auth with a `root` user once the cluster is up. */
   auth?: boolean;
-  /** Password of the v2 `root` user; defaults to "rootpw". */
+  /**
+   * Enable v3 auth with a `root` user (password `rootPassword`) holding the `root` role, through
+   * the gRPC gateway (JSON over HTTP), so no client under test is involved.
+   */
+  v3Auth?: boolean;
+  /** Password of the v2 (or, with `v3Auth`, v3) `root` user; defaults to "rootpw". */
   rootPassword?: string;
   /** Extra etcd flags appended to every member's command line. */
   extraArgs?: string[];
@@ -259,6 +264,19 @@ async function enableV2Auth(url: string, password: string, tls: RequestTls | und
   await put("/v2/auth/enable");
 }
 
+/** Turns on etcd v3 auth: creates the root user, grants it the root role, enables auth (JSON gateway). */
+async function enableV3Auth(url: string, password: string, tls: RequestTls | undefined): Promise<void> {
+  const post = async (path: string, body: object): Promise<void> => {
+    const res = await request(`${url}${path}`, {
+      method: "POST", timeoutMs: 10_000, tls, headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+    });
+    if (res.status < 200 || res.status > 299) throw new Error(`POST ${path} answered ${res.status}: ${res.body}`);
+  };
+  await post("/v3/auth/user/add", { name: "root", password });
+  await post("/v3/auth/user/grant", { user: "root", role: "root" });
+  await post("/v3/auth/enable", {});
+}
+
 /**
  * Starts an etcd cluster on free loopback ports and resolves once every member's /health is 200.
  * A 3-member start takes 0.2-2.5 s here: besides the election, each new etcd 3.4 member asks its
@@ -270,7 +288,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const etcd = etcdBin();
   const wantTls = opts.tls === true || opts.clientCertAuth === true;
   const tlsDir = wantTls ? makeDir("tls") : undefined;
-  const rootPassword = opts.auth === true ? (opts.rootPassword ?? "rootpw") : undefined;
+  const rootPassword = opts.auth === true || opts.v3Auth === true ? (opts.rootPassword ?? "rootpw") : undefined;
   let cluster: Cluster | undefined;
   try {
     const tls = tlsDir === undefined ? undefined : await generateTls(tlsDir);
@@ -283,7 +301,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       }
     }
     cluster.startupMs = Date.now() - started;
-    if (rootPassword !== undefined) await enableV2Auth(cluster.clientUrl(0), rootPassword, cluster.requestTls());
+    if (rootPassword !== undefined && opts.auth === true) await enableV2Auth(cluster.clientUrl(0), rootPassword, cluster.requestTls());
+    if (rootPassword !== undefined && opts.v3Auth === true) await enableV3Auth(cluster.clientUrl(0), rootPassword, cluster.requestTls());
     return cluster;
   } catch (err) {
     if (cluster !== undefined) await cluster.stop();

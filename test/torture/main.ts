@@ -1,20 +1,27 @@
 /**
- * `npm run torture`: one torture run against a fresh local cluster, with its summary printed.
+ * `npm run torture`: torture runs against fresh local clusters, with their summaries printed.
  *
- *   node --import tsx test/torture/main.ts [--minutes M] [--seconds S] [--seed N] [--workers N]
- *     [--members 3|5] [--unsafe-retry] [--generation S] [--think MS] [--save FILE]
+ *   node --import tsx test/torture/main.ts [--api v2|v3|both] [--minutes M] [--seconds S] [--seed N]
+ *     [--workers N] [--members 3|5] [--unsafe-retry] [--generation S] [--think MS] [--save FILE]
  *   node --import tsx test/torture/main.ts --check FILE     (checks a saved run again, no cluster)
  *
- * Exits 1 when a history is not linearizable or the watch missed or repeated an event; a failed
- * run's record is saved (to --save FILE, or a temp file) so it can be checked again offline.
+ * `--api both` (the default) runs the v2 client, then the v3 client, each on its own cluster for
+ * the whole duration and with the same seed, so either can be replayed alone with `--api`; a
+ * `--api v2` run is exactly what this command did before v3 existed.
+ *
+ * Exits 1 when a history is not linearizable, the watch missed or repeated an event, or (v3) a
+ * revision contradicts real-time order; a failed run's record is saved (to --save FILE, with
+ * ".v2"/".v3" before the extension when both run, or a temp file) so it can be checked again offline.
  */
+import { extname } from "node:path";
 import { parseArgs } from "node:util";
 import { randomSeed } from "./prng.js";
 import { formatReport } from "./report.js";
-import { analyze, loadRecord, recordRun, saveRecord, type TortureOptions } from "./run.js";
+import { analyze, loadRecord, recordRun, saveRecord, type RunRecord, type TortureApi, type TortureOptions } from "./run.js";
 
 const { values } = parseArgs({
   options: {
+    api: { type: "string" },
     minutes: { type: "string" },
     seconds: { type: "string" },
     seed: { type: "string" },
@@ -36,13 +43,21 @@ function num(name: string, text: string | undefined, fallback: number): number {
   return n;
 }
 
-function options(): TortureOptions {
+function apis(): TortureApi[] {
+  const api = values.api ?? "both";
+  if (api === "both") return ["v2", "v3"];
+  if (api === "v2" || api === "v3") return [api];
+  throw new Error(`--api must be v2, v3 or both, got ${api}`);
+}
+
+function options(seed: number, api: TortureApi): TortureOptions {
   const members = num("members", values.members, 3);
   if (members !== 3 && members !== 5) throw new Error(`--members must be 3 or 5, got ${members}`);
   const seconds = values.seconds !== undefined ? num("seconds", values.seconds, 60) : num("minutes", values.minutes, 1) * 60;
   return {
     durationMs: seconds * 1000,
-    seed: Math.floor(num("seed", values.seed, randomSeed())),
+    seed,
+    api,
     workers: Math.max(1, Math.floor(num("workers", values.workers, 8))),
     members,
     unsafeRetry: values["unsafe-retry"] === true,
@@ -54,15 +69,37 @@ function options(): TortureOptions {
   };
 }
 
-async function main(): Promise<void> {
-  const record = values.check !== undefined ? loadRecord(values.check) : await recordRun(options());
+/** Analyzes and prints one record; saves it if asked to or if it failed; true when it passed. */
+function conclude(record: RunRecord, save: string | undefined): boolean {
   const result = analyze(record);
   for (const line of formatReport(result)) console.log(line);
-  if (values.save !== undefined || (!result.ok && values.check === undefined)) {
-    const where = saveRecord(record, values.save);
+  if (save !== undefined || (!result.ok && values.check === undefined)) {
+    const where = saveRecord(record, save);
     console.log(`run record saved to ${where} (check it again with --check ${where})`);
   }
-  process.exitCode = result.ok ? 0 : 1;
+  return result.ok;
+}
+
+async function main(): Promise<void> {
+  if (values.check !== undefined) {
+    process.exitCode = conclude(loadRecord(values.check), values.save) ? 0 : 1;
+    return;
+  }
+  const which = apis();
+  const seed = Math.floor(num("seed", values.seed, randomSeed()));
+  let ok = true;
+  for (const api of which) {
+    const save = values.save === undefined || which.length === 1 ? values.save : withSuffix(values.save, api);
+    ok = conclude(await recordRun(options(seed, api)), save) && ok;
+  }
+  if (which.length > 1) console.log(`== torture: ${ok ? "OK" : "FAILED"} (${which.join(" and ")}, seed ${seed})`);
+  process.exitCode = ok ? 0 : 1;
+}
+
+/** `run.json` → `run.v3.json`. */
+function withSuffix(path: string, api: TortureApi): string {
+  const ext = extname(path);
+  return `${path.slice(0, path.length - ext.length)}.${api}${ext}`;
 }
 
 await main();

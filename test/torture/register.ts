@@ -1,8 +1,14 @@
 /**
- * The sequential model of one etcd v2 key: a register holding a value or nothing, with the v2
+ * The sequential model of one etcd key: a register holding a value or nothing, with the v2 and v3
  * operations the torture workers use. Every successful write also reports the value it replaced
- * (etcd's `prevNode`), which the model checks too: with unique values that turns each write into
- * a read as well, so a write applied twice or out of order contradicts its own reply.
+ * (v2 `prevNode`, v3 `prevKv`), which the model checks too: with unique values that turns each
+ * write into a read as well, so a write applied twice or out of order contradicts its own reply.
+ *
+ * v3 adds two kinds. `put` is v2's `set`. `txn` is a compare-and-set transaction: if the value
+ * equals `expect`, put `value` (its prevKv must then be `expect`), else get the key. Unlike a v2
+ * refusal, its failure reports what the key held (`observed`, null when absent), so a refused
+ * transaction is a read too; and because etcd fails a value comparison on a missing key, a
+ * refusal is possible on an absent key, which v2's COMPARE_FAILED is not.
  */
 import { checkLinearizable, type CheckOptions, type CheckResult, type HistoryOp, type Model } from "./checker.js";
 
@@ -21,17 +27,18 @@ export type Outcome = "ok" | "unknown" | "absent" | "exists" | "mismatch";
 
 /** One operation on one key, with what it observed. */
 export interface RegisterOp {
-  /** read (a strong get), set, create, cas (compareAndSwap on prevValue) or delete. */
-  readonly kind: "read" | "set" | "create" | "cas" | "delete";
-  /** The value written (set, create, cas). */
+  /** read (a strong get), set, create, cas (compareAndSwap on prevValue), delete; v3 put and txn (compare-and-set). */
+  readonly kind: "read" | "set" | "create" | "cas" | "delete" | "put" | "txn";
+  /** The value written (set, create, cas, put, txn). */
   readonly value?: string | undefined;
-  /** The value a cas compares against. */
+  /** The value a cas or txn compares against. */
   readonly expect?: string | undefined;
   /** How it ended. */
   readonly outcome: Outcome;
   /**
    * What it saw: for a read, the value returned (`null`: not found); for a write that succeeded,
-   * the value it replaced (`null`: none). Undefined when nothing was observed.
+   * the value it replaced (`null`: none); for a refused txn, the value its failure branch read.
+   * Undefined when nothing was observed.
    */
   readonly observed?: RegisterState | undefined;
 }
@@ -47,6 +54,7 @@ export const registerModel: Model<RegisterState, RegisterOp> = {
       case "read":
         return state === op.observed ? state : undefined;
       case "set":
+      case "put":
         return succeeded(state, op) ? need(op.value) : refused(state, op);
       case "create":
         return succeeded(state, op) && state === null ? need(op.value) : refused(state, op);
@@ -54,6 +62,9 @@ export const registerModel: Model<RegisterState, RegisterOp> = {
         return succeeded(state, op) && state !== null && state === op.expect ? need(op.value) : refused(state, op);
       case "delete":
         return succeeded(state, op) && state !== null ? null : refused(state, op);
+      case "txn":
+        if (op.outcome === "mismatch") return state !== op.expect && (op.observed === undefined || op.observed === state) ? state : undefined;
+        return succeeded(state, op) && state !== null && state === op.expect ? need(op.value) : refused(state, op);
     }
   },
 };
@@ -136,7 +147,10 @@ export function describeOp(op: RegisterOp): string {
       return `read → ${show(op.observed)}`;
     case "set":
     case "create":
+    case "put":
       return `${op.kind} ${show(op.value)} → ${op.outcome}${op.outcome === "ok" ? ` (prev ${show(op.observed)})` : ""}`;
+    case "txn":
+      return `txn ${show(op.expect)} ⇒ ${show(op.value)} → ${op.outcome}${op.outcome === "ok" ? ` (prev ${show(op.observed)})` : op.outcome === "mismatch" ? ` (read ${show(op.observed)})` : ""}`;
     case "cas":
       return `cas ${show(op.expect)} ⇒ ${show(op.value)} → ${op.outcome}${op.outcome === "ok" ? ` (prev ${show(op.observed)})` : ""}`;
     case "delete":

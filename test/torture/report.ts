@@ -11,19 +11,21 @@ import type { TortureOp } from "./workers.js";
 export function formatReport(r: TortureResult): string[] {
   const lines: string[] = [];
   const o = r.options;
-  lines.push(`== torture summary: seed ${o.seed}, ${o.members} members, ${o.workers} workers, ${(o.durationMs / 1000).toFixed(0)} s, unsafe retry ${o.unsafeRetry ? "ON" : "off"}`);
+  lines.push(`== torture summary: ${o.api ?? "v2"}, seed ${o.seed}, ${o.members} members, ${o.workers} workers, ${(o.durationMs / 1000).toFixed(0)} s, unsafe retry ${o.unsafeRetry ? "ON" : "off"}`);
   lines.push(...operationLines(r.ops));
   lines.push(faultLine(r));
   lines.push(...verdictLines(r.verdicts));
   lines.push(...watchLines(r));
+  lines.push(...revisionLines(r));
   for (const v of r.verdicts.filter((x) => x.result.verdict === "violation")) lines.push(...violationLines(v, r));
-  lines.push(r.ok ? `verdict: OK (seed ${o.seed})` : `verdict: FAILED (seed ${o.seed}; replay the fault schedule with --seed ${o.seed}${o.unsafeRetry ? " --unsafe-retry" : ""})`);
+  const replay = `--api ${o.api ?? "v2"} --seed ${o.seed}${o.unsafeRetry ? " --unsafe-retry" : ""}`;
+  lines.push(r.ok ? `verdict: OK (${o.api ?? "v2"}, seed ${o.seed})` : `verdict: FAILED (${o.api ?? "v2"}, seed ${o.seed}; replay the fault schedule with ${replay})`);
   return lines;
 }
 
 function operationLines(ops: readonly TortureOp[]): string[] {
   const lines = [`operations: ${ops.length} (final reads included)`];
-  for (const kind of ["read", "set", "create", "cas", "delete"] as const) {
+  for (const kind of ["read", "set", "create", "cas", "put", "txn", "delete"] as const) {
     const mine = ops.filter((op) => op.kind === kind);
     if (mine.length === 0) continue;
     const counts = tally(mine.map((op) => op.outcome));
@@ -69,6 +71,16 @@ function watchLines(r: TortureResult): string[] {
   return lines;
 }
 
+/** v3 runs: the cross-key revision check (revisions.ts). */
+function revisionLines(r: TortureResult): string[] {
+  if (r.revisions === undefined) return [];
+  const answered = r.ops.filter((op) => op.index !== undefined && op.ret !== Infinity).length;
+  const lines = [`revisions: ${answered} answered operations checked against real-time order across keys; ${r.revisions.length} problems`];
+  for (const p of r.revisions.slice(0, 20)) lines.push(`  ${p}`);
+  if (r.revisions.length > 20) lines.push(`  … ${r.revisions.length - 20} more`);
+  return lines;
+}
+
 /** The shrunk history of one violating key, with what the client originally reported for each operation. */
 function violationLines(v: KeyVerdict, r: TortureResult): string[] {
   const ops = r.ops;
@@ -79,7 +91,7 @@ function violationLines(v: KeyVerdict, r: TortureResult): string[] {
   const notes = [
     v.shrunk.complete ? "" : " (shrinking ran out of time)",
     v.shrunk.anyStart ? ", whatever the key held before the first" : "",
-    v.prevNodeOnly === true ? "; visible only through writes' prevNode (values alone are linearizable)" : "",
+    v.prevNodeOnly === true ? "; visible only through what writes observed (prevNode, prevKv, a refused txn's read): values alone are linearizable" : "",
   ];
   const lines = [`violation on ${v.key}: ${v.history.length} ops shrunk to ${history.length}${notes.join("")}:`];
   for (const h of [...history].sort((a, b) => a.call - b.call)) lines.push(`  ${opLine(h, t0, sources.get(sourceKey(h.call, h.op.kind, h.op.value)))}`);

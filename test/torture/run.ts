@@ -1,21 +1,28 @@
 /**
- * One torture run: a real cluster, N workers, a seeded nemesis and a recursive watch; then every
- * key's history is checked for linearizability and the watch for completeness. Callable
+ * One torture run: a real cluster, N workers of one API (v2 or v3), a seeded nemesis and a watch
+ * of the run's prefix (recursive v2, or v3 prefix); then every key's history is checked for
+ * linearizability, the watch for completeness, and for v3 the revisions across keys. Callable
  * in-process (the CI test does) as well as from main.ts.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EtcdV2Client } from "../../src/index.js";
+import { EtcdV2Client, EtcdV3Client } from "../../src/index.js";
 import type { CheckRetry } from "../../src/endpoints/retry.js";
 import { partitionSupport, startCluster, type Cluster } from "../harness/index.js";
 import { partition, type CheckResult, type HistoryOp } from "./checker.js";
 import { describeFault, planFaults, runNemesis, type FaultRecord, type PlannedFault } from "./nemesis.js";
 import { createRandom } from "./prng.js";
 import { checkRegister, type RegisterOp } from "./register.js";
+import { checkRevisions } from "./revisions.js";
 import { shrinkViolation, type ShrinkResult } from "./shrink.js";
-import { checkWatch, WatchRecorder, type Gap, type SeenEvent, type WatchReport } from "./watch-check.js";
-import { perform, runWorker, sleep, type TortureOp, type WorkloadContext } from "./workers.js";
+import { checkWatch, WatchRecorder, type Gap, type Recorder, type SeenEvent, type WatchReport } from "./watch-check.js";
+import { WatchRecorderV3 } from "./watch-v3.js";
+import { perform, runWorker, sleep, v2Driver, type Planned, type TortureOp, type WorkloadContext } from "./workers.js";
+import { performV3, v3Driver } from "./workers-v3.js";
+
+/** Which client a run exercises. */
+export type TortureApi = "v2" | "v3";
 
 /** How to run. */
 export interface TortureOptions {
@@ -23,6 +30,8 @@ export interface TortureOptions {
   readonly seed: number;
   readonly workers: number;
   readonly members: 3 | 5;
+  /** The client the workers and the watch use (default v2). */
+  readonly api?: TortureApi | undefined;
   /** Pass a `checkRetry` that re-sends everything, even writes that may have been applied (deliberately unsafe). */
   readonly unsafeRetry: boolean;
   readonly keys?: number | undefined;
@@ -40,7 +49,7 @@ export interface KeyVerdict {
   readonly key: string;
   readonly history: readonly HistoryOp<RegisterOp>[];
   readonly result: CheckResult;
-  /** For a violation: true when it disappears once writes' replaced values (prevNode) are ignored. */
+  /** For a violation: true when it disappears once what writes observed (prevNode, prevKv, a refused txn's read) is ignored. */
   readonly prevNodeOnly?: boolean | undefined;
   readonly shrunk?: ShrinkResult | undefined;
 }
@@ -67,6 +76,8 @@ export interface RunRecord {
 export interface TortureResult extends RunRecord {
   readonly verdicts: readonly KeyVerdict[];
   readonly watch: WatchReport;
+  /** v3 only: operations whose revision contradicts real-time order across keys (see revisions.ts). */
+  readonly revisions: readonly string[] | undefined;
   readonly ok: boolean;
 }
 
@@ -86,8 +97,10 @@ export function analyze(run: RunRecord, budgets: Pick<TortureOptions, "checkStep
   const verdicts = checkKeys(run.ops, budgets);
   const isWorkload = (key: string): boolean => key.startsWith(`${run.prefix}/g`);
   const watch = checkWatch(run.events, run.gaps, run.ops, isWorkload, run.range);
-  const ok = verdicts.every((v) => v.result.verdict === "linearizable") && watch.problems.length === 0 && run.watchError === undefined;
-  return { ...run, verdicts, watch, ok };
+  const revisions = (run.options.api ?? "v2") === "v3" ? checkRevisions(run.ops) : undefined;
+  const ok =
+    verdicts.every((v) => v.result.verdict === "linearizable") && watch.problems.length === 0 && run.watchError === undefined && (revisions?.length ?? 0) === 0;
+  return { ...run, verdicts, watch, revisions, ok };
 }
 
 /** Starts a cluster, runs the workload under the nemesis with the watch on, and records it all. */
@@ -96,7 +109,7 @@ export async function recordRun(options: TortureOptions): Promise<RunRecord> {
   const support = partitionSupport();
   const partitionsSkipped = support.ok ? undefined : (support.why ?? "unsupported");
   const plan = planFaults(createRandom(options.seed).fork(0), { members: options.members, durationMs: options.durationMs, partitions: support.ok });
-  log(`torture: seed ${options.seed}, ${options.members} members, ${options.workers} workers, ${(options.durationMs / 1000).toFixed(0)} s, unsafe retry ${options.unsafeRetry ? "ON" : "off"}`);
+  log(`torture: ${options.api ?? "v2"}, seed ${options.seed}, ${options.members} members, ${options.workers} workers, ${(options.durationMs / 1000).toFixed(0)} s, unsafe retry ${options.unsafeRetry ? "ON" : "off"}`);
   if (partitionsSkipped !== undefined) log(`isolate faults skipped: ${partitionsSkipped}`);
   log(`fault schedule (replay with --seed ${options.seed}; times drift with restarts):`);
   let at = 0;
@@ -114,8 +127,16 @@ export async function recordRun(options: TortureOptions): Promise<RunRecord> {
   }
 }
 
+/** What `exercise` records. */
+type Exercised = Omit<RunRecord, "options" | "plan" | "partitionsSkipped">;
+
 /** Runs the workload, the nemesis and the watch; then the final reads. */
-async function exercise(cluster: Cluster, options: TortureOptions, plan: readonly PlannedFault[], log: (line: string) => void) {
+function exercise(cluster: Cluster, options: TortureOptions, plan: readonly PlannedFault[], log: (line: string) => void): Promise<Exercised> {
+  return (options.api ?? "v2") === "v3" ? exerciseV3(cluster, options, plan, log) : exerciseV2(cluster, options, plan, log);
+}
+
+/** The v2 run: a recursive watch from the index after a start marker to an end marker's. */
+async function exerciseV2(cluster: Cluster, options: TortureOptions, plan: readonly PlannedFault[], log: (line: string) => void): Promise<Exercised> {
   const endpoints = cluster.endpoints();
   const admin = new EtcdV2Client({ endpoints });
   const watcher = new EtcdV2Client({ endpoints });
@@ -125,20 +146,58 @@ async function exercise(cluster: Cluster, options: TortureOptions, plan: readonl
     // Markers must not start with "_": etcd v2 hides such keys from recursive watches of their parent.
     const startIndex = (await admin.set(`${prefix}/marker-start`, "start")).etcdIndex + 1;
     recorder.start(watcher, prefix, startIndex);
-    const { ops, faults, startedAt } = await underFaults(cluster, options, plan, prefix, log);
-    // A write frozen in a paused member's socket may land a little after the repair: give it time,
-    // so the final reads below can see it.
-    await sleep(1_000);
-    await finalReads(admin, ops);
-    const endIndex = (await admin.set(`${prefix}/marker-end`, "end")).etcdIndex;
-    await recorder.reach(endIndex, 60_000);
-    await recorder.stop();
-    const watchError = recorder.error ?? (recorder.lastIndex < endIndex ? `the watch reached index ${recorder.lastIndex}, not ${endIndex}` : undefined);
-    return { ops, faults, startedAt, events: recorder.events, gaps: recorder.gaps, prefix, range: { from: startIndex, to: endIndex }, watchError };
+    return await finish(recorder, startIndex, prefix, await underFaults(cluster, options, plan, prefix, log), {
+      read: (p) => perform(admin, p),
+      mark: async () => (await admin.set(`${prefix}/marker-end`, "end")).etcdIndex,
+    });
   } finally {
     await recorder.stop();
     await Promise.all([admin.close(), watcher.close()]);
   }
+}
+
+/** The v3 run: a prefix watch from the revision after a start marker's to an end marker's. */
+async function exerciseV3(cluster: Cluster, options: TortureOptions, plan: readonly PlannedFault[], log: (line: string) => void): Promise<Exercised> {
+  const endpoints = cluster.endpoints();
+  const admin = new EtcdV3Client({ endpoints });
+  const watcher = new EtcdV3Client({ endpoints });
+  const recorder = new WatchRecorderV3();
+  const prefix = cluster.prefix("torture-v3");
+  try {
+    const startRevision = Number((await admin.put(`${prefix}/marker-start`, "start")).header.revision) + 1;
+    // The trailing "/" keeps the watch off sibling prefixes that merely start with the same text.
+    recorder.start(watcher, `${prefix}/`, startRevision);
+    return await finish(recorder, startRevision, prefix, await underFaults(cluster, options, plan, prefix, log), {
+      read: (p) => performV3(admin, p),
+      mark: async () => Number((await admin.put(`${prefix}/marker-end`, "end")).header.revision),
+    });
+  } finally {
+    await recorder.stop();
+    await Promise.all([admin.close(), watcher.close()]);
+  }
+}
+
+/**
+ * After the faults: the final reads, an end marker, and the watch run up to it. `read` performs
+ * a strong read with the run's API; `mark` writes the end marker and returns its index.
+ */
+async function finish(
+  recorder: Recorder,
+  from: number,
+  prefix: string,
+  run: { ops: TortureOp[]; faults: FaultRecord[]; startedAt: number },
+  api: { read: (p: Planned) => Promise<TortureOp>; mark: () => Promise<number> },
+): Promise<Exercised> {
+  const { ops, faults, startedAt } = run;
+  // A write frozen in a paused member's socket may land a little after the repair: give it time,
+  // so the final reads below can see it.
+  await sleep(1_000);
+  await finalReads(api.read, ops);
+  const endIndex = await api.mark();
+  await recorder.reach(endIndex, 60_000);
+  await recorder.stop();
+  const watchError = recorder.error ?? (recorder.lastIndex < endIndex ? `the watch reached index ${recorder.lastIndex}, not ${endIndex}` : undefined);
+  return { ops, faults, startedAt, events: [...recorder.events], gaps: [...recorder.gaps], prefix, range: { from, to: endIndex }, watchError };
 }
 
 /** The workers and the nemesis together for the run's duration; resolves once both are done and repaired. */
@@ -157,7 +216,8 @@ async function underFaults(cluster: Cluster, options: TortureOptions, plan: read
     stopped: () => stop,
   };
   const random = createRandom(options.seed);
-  const workers = Array.from({ length: options.workers }, (_, i) => runWorker(ctx, i, random.fork(100 + i)));
+  const driver = (options.api ?? "v2") === "v3" ? v3Driver : v2Driver;
+  const workers = Array.from({ length: options.workers }, (_, i) => runWorker(ctx, i, random.fork(100 + i), driver));
   log("faults injected:");
   const nemesis = runNemesis(cluster, plan, { startedAt: ctx.startedAt, stopped: () => stop, log });
   await sleep(options.durationMs);
@@ -168,11 +228,11 @@ async function underFaults(cluster: Cluster, options: TortureOptions, plan: read
 }
 
 /** One strong read of every key used, recorded in its history (a few tries each: reads may fail). */
-async function finalReads(client: EtcdV2Client, ops: TortureOp[]): Promise<void> {
+async function finalReads(read: (p: Planned) => Promise<TortureOp>, ops: TortureOp[]): Promise<void> {
   const keys = [...new Set(ops.map((op) => op.key))].sort();
   for (const key of keys) {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const op = await perform(client, { worker: -1, key, kind: "read" });
+      const op = await read({ worker: -1, key, kind: "read" });
       if (op.outcome === "failed-read") continue;
       ops.push(op);
       break;
@@ -215,7 +275,7 @@ export function loadRecord(path: string): RunRecord {
 /** How many violating keys get a shrunk witness; the rest are listed with their verdict only. */
 const MAX_SHRUNK = 3;
 
-/** Checks every key; violations are re-checked without prevNode observations, then shrunk. */
+/** Checks every key; violations are re-checked without writes' observations, then shrunk. */
 export function checkKeys(ops: readonly TortureOp[], options: Pick<TortureOptions, "checkSteps" | "shrinkMs">): KeyVerdict[] {
   const verdicts: KeyVerdict[] = [];
   const maxSteps = options.checkSteps ?? 20_000_000;

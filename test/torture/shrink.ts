@@ -226,14 +226,15 @@ function droppable(history: RegisterHistory, i: number): boolean {
 
 /**
  * True when unknown-outcome delete `i` is later than any linearization could need. Each delete
- * that takes effect ends a stretch where the key exists, and each such stretch starts with a set
- * or create (or the start), so at most (sets and creates that may take effect) + 1 deletes are
- * ever used; unknown deletes are interchangeable, so those can always be the earliest called.
+ * that takes effect ends a stretch where the key exists, and each such stretch starts with a set,
+ * put or create (or the start; a cas or txn needs the key present), so at most (sets, puts and
+ * creates that may take effect) + 1 deletes are ever used; unknown deletes are interchangeable,
+ * so those can always be the earliest called.
  */
 function beyondUse(history: RegisterHistory, i: number): boolean {
   const h = history[i];
   if (h === undefined) return false;
-  const starts = history.filter((x) => (x.op.kind === "set" || x.op.kind === "create") && hasEffect(x.op)).length;
+  const starts = history.filter((x) => (x.op.kind === "set" || x.op.kind === "put" || x.op.kind === "create") && hasEffect(x.op)).length;
   const earlier = history.filter((x, j) => x.op.kind === "delete" && x.op.outcome === "unknown" && (x.call < h.call || (x.call === h.call && j < i))).length;
   return earlier >= starts + 1;
 }

@@ -1,9 +1,10 @@
 /**
- * Watch completeness: a recursive v2 watch on the run's prefix records every event it delivers,
- * and the check compares them with the writes: exactly the successful ones (plus those
- * unknown-outcome writes that took effect), in index order, none twice, each at the index its
- * write's reply gave. Values are unique, so set/create/cas events are matched by value; deletes
- * carry no value and are matched by key and index.
+ * Watch completeness: a recursive v2 watch (or a v3 prefix watch, watch-v3.ts) on the run's prefix
+ * records every event it delivers, and the check compares them with the writes: exactly the
+ * successful ones (plus those unknown-outcome writes that took effect), in index (revision)
+ * order, none twice, each at the index its write's reply gave. Values are unique, so
+ * set/create/cas/put/txn events are matched by value; deletes carry no value and are matched by
+ * key and index.
  */
 import type { EtcdV2Client } from "../../src/index.js";
 import type { TortureOp } from "./workers.js";
@@ -22,8 +23,24 @@ export interface Gap {
   readonly to: number;
 }
 
-/** Records a recursive watch until stopped. */
-export class WatchRecorder {
+/** What a run needs of a watch being recorded, whichever the API. */
+export interface Recorder {
+  /** Events in delivery order. */
+  readonly events: readonly SeenEvent[];
+  /** Index ranges the watch could not deliver. */
+  readonly gaps: readonly Gap[];
+  /** Why the watch ended, if it ended by itself. */
+  readonly error: string | undefined;
+  /** The highest index delivered (or skipped) so far. */
+  readonly lastIndex: number;
+  /** Waits until the watch has reached `index`, for at most `ms`; true if it did. */
+  reach(index: number, ms: number): Promise<boolean>;
+  /** Ends the watch and waits for it. */
+  stop(): Promise<void>;
+}
+
+/** Records a recursive v2 watch until stopped. */
+export class WatchRecorder implements Recorder {
   /** Events in delivery order. */
   readonly events: SeenEvent[] = [];
   /** Index ranges lost to a cleared history. */
@@ -88,7 +105,8 @@ export interface WatchReport {
   readonly problems: readonly string[];
 }
 
-const ACTIONS: Readonly<Record<string, string>> = { set: "set", create: "create", cas: "compareAndSwap", delete: "delete" };
+/** The event each kind of write makes: v2 actions, and v3's "put" for both put and a succeeded txn. */
+const ACTIONS: Readonly<Record<string, string>> = { set: "set", create: "create", cas: "compareAndSwap", delete: "delete", put: "put", txn: "put" };
 
 /** Checks `events` against the writes, for indices in `range` outside `gaps`; `keys` picks the workload's keys. */
 export function checkWatch(events: readonly SeenEvent[], gaps: readonly Gap[], ops: readonly TortureOp[], keys: (key: string) => boolean, range: Gap): WatchReport {

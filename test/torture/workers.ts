@@ -1,18 +1,23 @@
 /**
- * Torture workers: each one its own `EtcdV2Client`, doing random v2 operations on a few keys and
- * recording every operation with its call and return times and what it observed.
+ * Torture workers: each one its own client (`EtcdV2Client` here, `EtcdV3Client` through the
+ * driver in workers-v3.ts), doing random operations on a few keys and recording every operation
+ * with its call and return times and what it observed.
  *
  * Keys rotate every `generationMs` (Jepsen's "independent keys"): each key's history stays a few
  * hundred operations long, so the checker's search stays small, while a write that lands after
  * its generation ended is still seen by the final reads of every key.
  */
-import { EtcdV2Client, type EtcdV2ClientOptions, type V2Response } from "../../src/index.js";
+import { EtcdV2Client, type V2Response } from "../../src/index.js";
 import { EtcdError } from "../../src/errors.js";
+import type { CheckRetry } from "../../src/endpoints/retry.js";
 import type { Random } from "./prng.js";
 import type { Outcome, RegisterState } from "./register.js";
 
-/** The operations a worker performs (v2 names: read is a strong get, cas is compareAndSwap on prevValue). */
-export type OpKind = "read" | "set" | "create" | "cas" | "delete";
+/**
+ * The operations a worker performs: read is a strong get in both APIs; v2 set, create, cas
+ * (compareAndSwap on prevValue) and delete; v3 put, txn (compare value, put, else get) and delete.
+ */
+export type OpKind = "read" | "set" | "create" | "cas" | "delete" | "put" | "txn";
 
 /**
  * One recorded operation. `outcome` adds two results the checker never sees: "not-applied"
@@ -31,9 +36,12 @@ export interface TortureOp {
   /** When the client answered, even for unknown outcomes (for reports). */
   answeredAt: number;
   outcome: Outcome | "not-applied" | "failed-read";
-  /** A read's value, or the value a successful write replaced (etcd's prevNode); null for none. */
+  /** A read's value, the value a successful write replaced (prevNode, prevKv), or a refused txn's read; null for none. */
   observed?: RegisterState | undefined;
-  /** The write's etcd index (node.modifiedIndex), for matching watch events. */
+  /**
+   * v2: the write's etcd index (node.modifiedIndex), for matching watch events. v3: the reply's
+   * header revision, for every answered operation (a write's own revision; a read's store revision).
+   */
   index?: number | undefined;
   /** The error's code and delivery, for failures. */
   code?: string | undefined;
@@ -50,7 +58,8 @@ export interface WorkloadContext {
   readonly generationMs: number;
   readonly startedAt: number;
   readonly thinkMs: number;
-  readonly clientOptions: Partial<EtcdV2ClientOptions>;
+  /** Passed to every client (both APIs accept it). */
+  readonly clientOptions: { readonly checkRetry?: CheckRetry | undefined };
   readonly ops: TortureOp[];
   /** Recent values written per key, for compare-and-swap expectations. */
   readonly recent: Map<string, string[]>;
@@ -62,43 +71,66 @@ export function keyName(prefix: string, g: number, j: number): string {
   return `${prefix}/g${g}/k${j}`;
 }
 
-/** Runs one worker until `ctx.stopped()`; resolves after its last operation returns. */
-export async function runWorker(ctx: WorkloadContext, worker: number, random: Random): Promise<void> {
+/** One worker's connection to etcd: its client, what to do next, and how to do it. */
+export interface Driver {
+  /** The next operation on `key`; `lastSeen` holds the value this worker last saw per key. */
+  plan(ctx: WorkloadContext, random: Random, worker: number, seq: number, key: string, lastSeen: ReadonlyMap<string, string>): Planned;
+  /** Performs it and records its times and result. */
+  perform(p: Planned): Promise<TortureOp>;
+  /** Closes the client. */
+  close(): Promise<void>;
+}
+
+/** A worker's v2 driver: its own `EtcdV2Client`. */
+export function v2Driver(ctx: WorkloadContext): Driver {
   const client = new EtcdV2Client({ endpoints: ctx.endpoints, ...ctx.clientOptions });
+  return { plan, perform: (p) => perform(client, p), close: () => client.close() };
+}
+
+/** Runs one worker until `ctx.stopped()`; resolves after its last operation returns. */
+export async function runWorker(ctx: WorkloadContext, worker: number, random: Random, open: (ctx: WorkloadContext) => Driver = v2Driver): Promise<void> {
+  const driver = open(ctx);
   const lastSeen = new Map<string, string>();
   try {
     for (let seq = 1; !ctx.stopped(); seq++) {
       const g = Math.floor((performance.now() - ctx.startedAt) / ctx.generationMs);
       const key = keyName(ctx.prefix, g, random.int(ctx.keys));
-      const op = await perform(client, plan(ctx, random, worker, seq, key, lastSeen));
+      const op = await driver.perform(driver.plan(ctx, random, worker, seq, key, lastSeen));
       ctx.ops.push(op);
       if (typeof op.observed === "string") lastSeen.set(key, op.observed);
       if (op.outcome === "ok" && op.value !== undefined) lastSeen.set(key, op.value);
       if (ctx.thinkMs > 0) await sleep(random.int(ctx.thinkMs + 1));
     }
   } finally {
-    await client.close();
+    await driver.close();
   }
 }
 
 /** What to do next: 40% reads, then set, cas, create, delete; every written value is unique. */
-function plan(ctx: WorkloadContext, random: Random, worker: number, seq: number, key: string, lastSeen: Map<string, string>): Planned {
+function plan(ctx: WorkloadContext, random: Random, worker: number, seq: number, key: string, lastSeen: ReadonlyMap<string, string>): Planned {
   const roll = random.int(100);
   if (roll < 40) return { worker, key, kind: "read" };
   if (roll >= 90) return { worker, key, kind: "delete" };
   const value = `w${worker}-${seq}`;
+  const kind = roll < 60 ? "set" : roll < 80 ? "cas" : "create";
+  const expect = kind === "cas" ? expectation(ctx, random, worker, key, lastSeen) : undefined;
+  remember(ctx, key, value);
+  return expect === undefined ? { worker, key, kind, value } : { worker, key, kind, value, expect };
+}
+
+/** A compare-and-swap's expected value: mostly the value this worker last saw (the swap may succeed), else one written lately (it rarely will). */
+export function expectation(ctx: WorkloadContext, random: Random, worker: number, key: string, lastSeen: ReadonlyMap<string, string>): string {
   const recent = ctx.recent.get(key) ?? [];
-  let planned: Planned = { worker, key, kind: roll < 60 ? "set" : roll < 80 ? "cas" : "create", value };
-  if (planned.kind === "cas") {
-    // Mostly the value this worker last saw (the swap may succeed), else one written lately (it rarely will).
-    const seen = lastSeen.get(key);
-    const expect = seen !== undefined && random.chance(0.7) ? seen : recent.length > 0 ? random.pick(recent) : `w${worker}-none`;
-    planned = { ...planned, expect };
-  }
+  const seen = lastSeen.get(key);
+  return seen !== undefined && random.chance(0.7) ? seen : recent.length > 0 ? random.pick(recent) : `w${worker}-none`;
+}
+
+/** Notes a value about to be written to `key`, for later expectations (the last 8 per key). */
+export function remember(ctx: WorkloadContext, key: string, value: string): void {
+  const recent = ctx.recent.get(key) ?? [];
   recent.push(value);
   if (recent.length > 8) recent.shift();
   ctx.recent.set(key, recent);
-  return planned;
 }
 
 /** An operation about to be performed. */
@@ -110,7 +142,7 @@ export interface Planned {
   readonly expect?: string | undefined;
 }
 
-/** Performs one operation and records its times and result. */
+/** Performs one v2 operation and records its times and result. */
 export async function perform(client: EtcdV2Client, p: Planned): Promise<TortureOp> {
   const call = performance.now();
   const op: TortureOp = { ...p, call, ret: call, answeredAt: call, outcome: "ok" };
@@ -140,6 +172,9 @@ function send(client: EtcdV2Client, p: Planned): Promise<V2Response> {
       return client.compareAndSwap(p.key, value, { prevValue: p.expect ?? "" });
     case "delete":
       return client.delete(p.key);
+    case "put":
+    case "txn":
+      throw new Error(`${p.kind} is not a v2 operation`);
   }
 }
 

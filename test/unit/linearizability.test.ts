@@ -1,6 +1,7 @@
 /**
- * The linearizability checker and the v2 register model on hand-written histories whose answer
- * is known, on random histories that are linearizable by construction, and the shrinker.
+ * The linearizability checker and the register model (v2 and v3 operations) on hand-written
+ * histories whose answer is known, on random histories that are linearizable by construction,
+ * the shrinker, and the v3 cross-key revision check.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -8,6 +9,8 @@ import { checkLinearizable, partition, type HistoryOp } from "../torture/checker
 import { canonicalize, checkRegister, registerModel, UNMENTIONED, type RegisterOp, type RegisterState } from "../torture/register.js";
 import { cutAt, cutBefore, shrinkViolation } from "../torture/shrink.js";
 import { createRandom } from "../torture/prng.js";
+import { checkRevisions } from "../torture/revisions.js";
+import type { TortureOp } from "../torture/workers.js";
 
 type H = HistoryOp<RegisterOp>;
 const U = Infinity;
@@ -32,6 +35,18 @@ const del = (call: number, ret: number, outcome: RegisterOp["outcome"] = "ok", o
   call,
   ret,
   op: { kind: "delete", outcome, observed },
+});
+
+// v3: put reports the value it replaced (prevKv); txn compares the value and puts, or reports what it read.
+const put = (call: number, ret: number, value: string, observed?: RegisterState): H => ({
+  call,
+  ret,
+  op: { kind: "put", value, outcome: ret === U ? "unknown" : "ok", observed },
+});
+const txn = (call: number, ret: number, expect: string, value: string, outcome: "ok" | "mismatch" | "unknown", observed?: RegisterState): H => ({
+  call,
+  ret,
+  op: { kind: "txn", expect, value, outcome, observed: outcome === "ok" && observed === undefined ? expect : observed },
 });
 
 const verdict = (history: H[]): string => checkLinearizable(registerModel, history).verdict;
@@ -268,6 +283,94 @@ test("cutting a history's start drops what finished and forgets what was running
   ]);
 });
 
+test("v3 put is a set whose prevKv must be the value it replaced", () => {
+  assert.equal(verdict([read(0, 1, null), put(2, 3, "a", null), put(4, 5, "b", "a"), read(6, 7, "b")]), "linearizable");
+  assert.equal(verdict([put(0, 1, "a", null), put(2, 3, "b", null)]), "violation");
+  assert.equal(verdict([put(0, 1, "a"), put(2, 3, "b"), read(4, 5, "a")]), "violation");
+  // A put applied twice reports itself as the value it replaced.
+  assert.equal(verdict([put(0, 1, "33", "33")]), "violation");
+  assert.equal(verdict([put(0, U, "33"), put(2, 3, "312", "33"), read(4, 5, "312")]), "linearizable");
+});
+
+test("a v3 txn swaps only from the expected value, and its prevKv must be that value", () => {
+  assert.equal(verdict([put(0, 1, "a", null), txn(2, 3, "a", "b", "ok"), read(4, 5, "b")]), "linearizable");
+  assert.equal(verdict([put(0, 1, "a", null), txn(2, 3, "x", "b", "ok", "a")]), "violation");
+  assert.equal(verdict([put(0, 1, "a", null), txn(2, 3, "a", "b", "ok", "z")]), "violation");
+  // On a missing key a value comparison fails: a txn cannot succeed there.
+  assert.equal(verdict([txn(0, 1, "a", "b", "ok", null)]), "violation");
+  // Two swaps from the same value cannot both succeed.
+  assert.equal(verdict([put(0, 1, "a", null), txn(2, 5, "a", "b", "ok"), txn(2, 5, "a", "c", "ok")]), "violation");
+});
+
+test("a refused v3 txn is a read: what it reports must be the value, and must differ from the expected one", () => {
+  assert.equal(verdict([put(0, 1, "a", null), txn(2, 3, "x", "b", "mismatch", "a")]), "linearizable");
+  assert.equal(verdict([put(0, 1, "a", null), put(2, 3, "c", "a"), txn(4, 5, "x", "b", "mismatch", "a")]), "violation");
+  assert.equal(verdict([put(0, 1, "a", null), txn(2, 3, "a", "b", "mismatch", "a")]), "violation");
+  // Unlike v2's COMPARE_FAILED, a refusal on a missing key is fine, and says the key is absent.
+  assert.equal(verdict([txn(0, 1, "a", "b", "mismatch", null)]), "linearizable");
+  assert.equal(verdict([put(0, 1, "a", null), txn(2, 3, "x", "b", "mismatch", null)]), "violation");
+  // With the observation forgotten (the shrinker's weakening), only "not the expected value" is left.
+  assert.equal(verdict([txn(0, 1, "a", "b", "mismatch")]), "linearizable");
+  assert.equal(verdict([put(0, 1, "a", null), txn(2, 3, "a", "b", "mismatch")]), "violation");
+});
+
+test("an unknown-outcome v3 txn takes effect only where its comparison holds", () => {
+  assert.equal(verdict([put(0, 1, "a", null), txn(2, U, "a", "b", "unknown"), read(4, 5, "b")]), "linearizable");
+  assert.equal(verdict([put(0, 1, "a", null), txn(2, U, "x", "b", "unknown"), read(4, 5, "b")]), "violation");
+  assert.equal(verdict([put(0, 1, "a", null), txn(2, U, "a", "b", "unknown"), read(4, 5, "a")]), "linearizable");
+  // Values are unique, so it can take effect only while "a" is there, not after the put of "c" replaced it.
+  assert.equal(verdict([put(0, 1, "a", null), txn(2, U, "a", "b", "unknown"), put(3, 4, "c", "a"), read(5, 6, "b")]), "violation");
+});
+
+test("v3 histories linearizable by construction are accepted, and a corrupted observation is caught", () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    const { history, readIndices } = randomHistoryV3(seed, 300, 6);
+    assert.equal(checkRegister(history).verdict, "linearizable", `seed ${seed}`);
+    const victim = readIndices[seed % readIndices.length];
+    if (victim === undefined) continue;
+    const broken = history.map((h, i) => (i === victim ? { ...h, op: { ...h.op, observed: "never-written" } } : h));
+    assert.equal(checkRegister(broken).verdict, "violation", `seed ${seed}`);
+  }
+});
+
+test("shrinking a v3 violation keeps the operations that make it", () => {
+  const noise = randomHistoryV3(5, 200, 4).history.map((h) => ({ ...h, call: h.call + 10_000, ret: h.ret + 10_000 }));
+  // The txn swapped a for b, yet a later refused txn still read a: the swap was lost or the read stale.
+  const core = [put(0, 1, "a", null), txn(2, 3, "a", "b", "ok"), txn(4, 5, "b", "c", "mismatch", "a")];
+  const background = [del(9000, 9001, "ok", "b")];
+  const history = [...core, ...background, ...noise];
+  assert.equal(checkRegister(history).verdict, "violation");
+  const shrunk = shrinkViolation(history, 10_000);
+  assert.equal(checkRegister([...shrunk.history]).verdict, "violation");
+  assert.ok(shrunk.history.length <= 3, `shrunk to ${shrunk.history.length}: ${JSON.stringify(shrunk.history)}`);
+  assert.ok(shrunk.history.some((h) => h.op.kind === "txn" && h.op.outcome === "mismatch"), JSON.stringify(shrunk.history));
+});
+
+const top = (worker: number, kind: TortureOp["kind"], call: number, ret: number, index: number, outcome: TortureOp["outcome"] = "ok"): TortureOp => ({
+  worker,
+  key: `k${worker}`,
+  kind,
+  call,
+  ret,
+  answeredAt: ret,
+  outcome,
+  index,
+});
+
+test("revisions must follow real time across keys", () => {
+  // A read of another key that started after a write returned must see at least its revision.
+  assert.deepEqual(checkRevisions([top(0, "put", 0, 1, 10), top(1, "read", 2, 3, 10), top(2, "put", 4, 5, 11)]), []);
+  assert.equal(checkRevisions([top(0, "put", 0, 1, 10), top(1, "read", 2, 3, 9)]).length, 1);
+  // A write after a read must make a higher revision; a refused txn or an absent delete only reads.
+  assert.equal(checkRevisions([top(0, "read", 0, 1, 10), top(1, "put", 2, 3, 10)]).length, 1);
+  assert.deepEqual(checkRevisions([top(0, "put", 0, 1, 10), top(1, "txn", 2, 3, 10, "mismatch"), top(2, "delete", 4, 5, 10, "absent")]), []);
+  // Concurrent operations may come in either order; unknown outcomes and failed reads carry nothing.
+  assert.deepEqual(checkRevisions([top(0, "put", 0, 5, 12), top(1, "put", 1, 3, 11), top(2, "read", 6, 7, 12)]), []);
+  assert.deepEqual(checkRevisions([top(0, "put", 0, 1, 10), top(1, "put", 2, U, 3, "unknown"), top(2, "read", 2, 3, 0, "failed-read")]), []);
+  // Two changes never share a revision.
+  assert.equal(checkRevisions([top(0, "put", 0, 5, 12), top(1, "txn", 1, 3, 12)]).length, 1);
+});
+
 /**
  * A register history that is linearizable by construction: each operation gets a random interval
  * and takes effect at a random instant inside it, in instant order, against a simulated register.
@@ -304,6 +407,49 @@ function randomHistory(seed: number, n: number, clients: number): { history: H[]
       const outcome = state === null ? "absent" : state === expect ? "ok" : "mismatch";
       history.push(cas(p.call, p.ret, expect, value, outcome));
       if (outcome === "ok") state = value;
+    } else {
+      history.push(state === null ? del(p.call, p.ret, "absent") : del(p.call, p.ret, "ok", state));
+      state = null;
+    }
+  });
+  return { history, readIndices };
+}
+
+/** As `randomHistory`, with v3 operations: read, put, txn (compare-and-set, else read) and delete. */
+function randomHistoryV3(seed: number, n: number, clients: number): { history: H[]; readIndices: number[] } {
+  const random = createRandom(seed);
+  const free = Array.from({ length: clients }, () => 0);
+  const planned: { call: number; ret: number; at: number }[] = [];
+  for (let i = 0; i < n; i++) {
+    const client = random.int(clients);
+    const call = (free[client] ?? 0) + random.next();
+    const ret = call + 0.1 + random.next() * 3;
+    free[client] = ret;
+    planned.push({ call, ret, at: call + random.next() * (ret - call) });
+  }
+  planned.sort((a, b) => a.at - b.at);
+  let state: RegisterState = null;
+  const history: H[] = [];
+  const readIndices: number[] = [];
+  planned.forEach((p, i) => {
+    const choice = random.int(5);
+    const value = `v${i}`;
+    if (choice === 0) {
+      readIndices.push(history.length);
+      history.push(read(p.call, p.ret, state));
+    } else if (choice === 1) {
+      readIndices.push(history.length);
+      history.push(put(p.call, p.ret, value, state));
+      state = value;
+    } else if (choice === 2 || choice === 3) {
+      const expect = random.chance(0.5) && state !== null ? state : "other";
+      readIndices.push(history.length);
+      if (state === expect) {
+        history.push(txn(p.call, p.ret, expect, value, "ok", state));
+        state = value;
+      } else {
+        history.push(txn(p.call, p.ret, expect, value, "mismatch", state));
+      }
     } else {
       history.push(state === null ? del(p.call, p.ret, "absent") : del(p.call, p.ret, "ok", state));
       state = null;

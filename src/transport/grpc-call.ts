@@ -1,0 +1,337 @@
+/**
+ * One gRPC call on one HTTP/2 stream, unary or bidirectional: builds the request headers, frames
+ * and unframes messages, reads grpc-status, and turns every way a call can fail into an
+ * `EtcdError` whose `delivery` says whether the request could have reached the server.
+ *
+ * States: `queued` (waiting for its session: provably unsent), `open` (the stream exists; the
+ * request may have left), `done` (settled exactly once, by the reply, a failure, or an abort).
+ */
+import http2 from "node:http2";
+import { EtcdError, type Delivery } from "../errors.js";
+import { grpcError } from "../codec/v3-errors.js";
+import { FrameDecoder, GrpcFrameError, encodeFrame } from "./grpc-frame.js";
+import type { GrpcSession, SessionWaiter } from "./grpc-session.js";
+
+/** Extra request headers, e.g. `{ token: "…", hasleader: "true" }`. */
+export type Metadata = Readonly<Record<string, string>>;
+
+/** What a call needs to know besides its session. */
+export interface CallSpec {
+  readonly path: string;
+  readonly metadata: Metadata | undefined;
+  readonly timeout: number | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly maxMessageBytes: number;
+}
+
+/** How a call reports: each message, then exactly one end (not after `cancel`). */
+export interface CallSink {
+  message(message: Uint8Array): void;
+  end(error: unknown, reply: Uint8Array | undefined): void;
+}
+
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
+
+// Errors raised before anything could have been written: safe to send again anywhere.
+const NEVER_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
+const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH|ERR_OSSL_)/;
+
+/** One gRPC call; `unary` calls collect exactly one reply message, streams pass each one on. */
+export class GrpcCall implements SessionWaiter {
+  private stream: http2.ClientHttp2Stream | undefined;
+  private done = false;
+  private status: number | undefined;
+  private statusMessage = "";
+  private reply: Uint8Array | undefined;
+  private replies = 0;
+  private streamError: unknown;
+  private readonly decoder: FrameDecoder;
+  // Writes and the half-close asked for before the stream existed.
+  private pending: Uint8Array[] | undefined;
+  private ended = false;
+  // Counted by the session (between `enter` and `release`).
+  private entered = false;
+  private readonly onAbort = (): void => {
+    this.abort();
+  };
+
+  /** Prepares a call; nothing is sent until `start` (the session calls it once ready). */
+  constructor(
+    private readonly session: GrpcSession,
+    private readonly spec: CallSpec,
+    private readonly unary: boolean,
+    private readonly sink: CallSink,
+  ) {
+    this.decoder = new FrameDecoder(spec.maxMessageBytes, (m) => {
+      this.onMessage(m);
+    });
+    spec.signal?.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  /** Hands the call to its session, which starts it now or once ready. */
+  enter(): void {
+    if (this.done) return;
+    this.entered = true;
+    this.session.enter(this);
+  }
+
+  /** Creates the HTTP/2 stream; called by the session once it is ready. */
+  start(): void {
+    if (this.done) return;
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = this.session.h2.request(this.headers(), { endStream: false });
+    } catch (error) {
+      // The session stopped taking streams (GOAWAY, destroyed) before this one was submitted.
+      this.finish(failure(this.session, error, "unsent"), undefined);
+      return;
+    }
+    this.stream = stream;
+    stream.on("response", (headers) => {
+      this.onHeaders(headers);
+    });
+    stream.on("data", (chunk: Buffer) => {
+      this.session.reads++;
+      this.onData(chunk);
+    });
+    stream.on("trailers", (trailers: http2.IncomingHttpHeaders) => {
+      this.session.reads++;
+      this.readStatus(trailers);
+    });
+    stream.on("error", (error: unknown) => {
+      this.streamError ??= error;
+    });
+    stream.once("close", () => {
+      this.onClose();
+    });
+    const pending = this.pending;
+    this.pending = undefined;
+    if (pending !== undefined) for (const m of pending) stream.write(encodeFrame(m));
+    if (this.ended) stream.end();
+  }
+
+  /** The session failed while this call was queued: nothing was sent. */
+  fail(cause: unknown): void {
+    this.finish(failure(this.session, cause, "unsent"), undefined);
+  }
+
+  /** Sends one message (queued until the stream exists). */
+  write(message: Uint8Array): void {
+    if (this.done || this.ended) return;
+    if (this.stream !== undefined) this.stream.write(encodeFrame(message));
+    else (this.pending ??= []).push(message);
+  }
+
+  /** Sends one message and half-closes, in one write: the unary request. */
+  send(message: Uint8Array): void {
+    if (this.stream !== undefined) this.stream.end(encodeFrame(message));
+    else {
+      this.pending = [message];
+      this.ended = true;
+    }
+  }
+
+  /** Half-closes the request side. */
+  end(): void {
+    if (this.done || this.ended) return;
+    this.ended = true;
+    this.stream?.end();
+  }
+
+  /** Stops the call without reporting it: RST_STREAM(CANCEL), or out of the queue. */
+  cancel(): void {
+    if (this.done) return;
+    this.done = true;
+    this.release();
+  }
+
+  private abort(): void {
+    if (this.done) return;
+    const reason: unknown = this.spec.signal?.reason;
+    if (this.stream === undefined) {
+      this.finish(new EtcdError("UNAVAILABLE", `${this.session.endpoint}: abandoned before it was sent`, { endpoint: this.session.endpoint, delivery: "unsent", cause: reason }), undefined);
+    } else {
+      // Sent: the caller's reason, unchanged (undici's convention, which the engine relies on).
+      this.finish(reason, undefined);
+    }
+  }
+
+  private headers(): http2.OutgoingHttpHeaders {
+    const headers: http2.OutgoingHttpHeaders = {
+      ":method": "POST",
+      ":path": this.spec.path,
+      "content-type": "application/grpc",
+      te: "trailers",
+      "user-agent": "etcd-ts",
+    };
+    const timeout = this.spec.timeout;
+    if (timeout !== undefined) headers["grpc-timeout"] = grpcTimeout(timeout);
+    const metadata = this.spec.metadata;
+    if (metadata !== undefined) for (const name of Object.keys(metadata)) headers[name] = metadata[name];
+    return headers;
+  }
+
+  private onHeaders(headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader): void {
+    this.session.reads++;
+    const httpStatus = headers[":status"];
+    if (httpStatus !== 200) {
+      this.fault("UNEXPECTED_STATUS", `HTTP status ${httpStatus ?? "missing"} instead of 200`, headers);
+      return;
+    }
+    // A trailers-only reply (an error before any message) carries grpc-status in its headers.
+    if (headers["grpc-status"] !== undefined) {
+      this.readStatus(headers);
+      return;
+    }
+    const type = headers["content-type"];
+    if (type === undefined || !(type === "application/grpc" || type.startsWith("application/grpc+") || type.startsWith("application/grpc;"))) {
+      this.fault("MALFORMED_RESPONSE", `content-type ${type ?? "missing"} is not application/grpc`, headers);
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.done) return;
+    try {
+      this.decoder.push(chunk);
+    } catch (error) {
+      if (!(error instanceof GrpcFrameError)) throw error;
+      this.fault("MALFORMED_RESPONSE", error.message, undefined);
+    }
+  }
+
+  private onMessage(message: Uint8Array): void {
+    if (this.done) return;
+    if (!this.unary) {
+      this.sink.message(message);
+      return;
+    }
+    this.replies++;
+    this.reply = message;
+  }
+
+  private readStatus(headers: http2.IncomingHttpHeaders): void {
+    const raw = headers["grpc-status"];
+    if (raw === undefined) return;
+    const status = typeof raw === "string" && raw !== "" ? Number(raw) : Number.NaN;
+    this.status = Number.isInteger(status) && status >= 0 ? status : -1;
+    const message = headers["grpc-message"];
+    this.statusMessage = typeof message === "string" ? decodeGrpcMessage(message) : "";
+  }
+
+  private onClose(): void {
+    if (this.done) return;
+    const status = this.status;
+    const endpoint = this.session.endpoint;
+    if (status === undefined || status < 0) {
+      const what = status === undefined ? this.closedWithout() : "an invalid grpc-status";
+      this.finish(failure(this.session, this.streamError ?? this.session.failure, this.delivery(), `${endpoint}: ${what}`), undefined);
+    } else if (status !== 0) {
+      this.finish(grpcError(status, this.statusMessage, endpoint), undefined);
+    } else if (!this.decoder.idle) {
+      this.finish(malformed(endpoint, "the reply ended inside a message", undefined), undefined);
+    } else if (this.unary && this.replies !== 1) {
+      this.finish(malformed(endpoint, `a unary reply carried ${this.replies} messages`, undefined), undefined);
+    } else {
+      this.finish(undefined, this.reply);
+    }
+  }
+
+  private closedWithout(): string {
+    const rst = this.stream?.rstCode;
+    if (rst !== undefined && rst !== 0) return `stream reset (HTTP/2 error code ${rst})`;
+    if (!this.decoder.idle) return "the reply was cut off inside a message";
+    return "the reply ended without a grpc-status";
+  }
+
+  /** Whether a call that got no status may have run: refused or beyond a GOAWAY's last stream means it did not. */
+  private delivery(): Delivery {
+    const stream = this.stream;
+    if (stream === undefined) return "unsent";
+    if (stream.rstCode === NGHTTP2_REFUSED_STREAM) return "unsent";
+    const last = this.session.goawayLastStreamId;
+    if (last >= 0 && stream.id !== undefined && stream.id > last) return "unsent";
+    return "unknown";
+  }
+
+  /** The reply is not gRPC as we accept it: stop reading and fail as of unknown outcome. */
+  private fault(code: "MALFORMED_RESPONSE" | "UNEXPECTED_STATUS", what: string, headers: http2.IncomingHttpHeaders | undefined): void {
+    const endpoint = this.session.endpoint;
+    this.finish(new EtcdError(code, `${endpoint}: ${what}`, { endpoint, delivery: "unknown", response: headers }), undefined);
+  }
+
+  private finish(error: unknown, reply: Uint8Array | undefined): void {
+    if (this.done) return;
+    this.done = true;
+    this.release();
+    this.sink.end(error, reply);
+  }
+
+  private release(): void {
+    this.spec.signal?.removeEventListener("abort", this.onAbort);
+    if (!this.entered) return;
+    this.entered = false;
+    const stream = this.stream;
+    if (stream === undefined) this.session.dequeue(this);
+    else if (!stream.closed) stream.close(NGHTTP2_CANCEL);
+    this.session.leave();
+  }
+}
+
+/**
+ * Maps a session or stream failure to an EtcdError. `delivery` is what the call's own state
+ * says; the session's fate can only make it more certain (refused, TLS) or more pending (hung).
+ */
+export function failure(session: GrpcSession, cause: unknown, delivery: Delivery, what?: string): EtcdError {
+  const endpoint = session.endpoint;
+  if (session.closedByClient) {
+    return new EtcdError("CLIENT_CLOSED", `${endpoint}: the client was closed`, { endpoint, delivery, cause });
+  }
+  if (session.hung) {
+    const text = cause instanceof Error ? cause.message : `${endpoint} did not acknowledge a keepalive PING`;
+    return new EtcdError("UNAVAILABLE", text, { endpoint, delivery: delivery === "unsent" ? "unsent" : "pending", cause });
+  }
+  const code = errorCode(cause);
+  const message = cause instanceof Error ? cause.message : typeof cause === "string" ? cause : "the connection failed";
+  if (code !== undefined && TLS_CODES.test(code)) {
+    return new EtcdError("TLS_ERROR", `${endpoint}: TLS: ${message} (${code})`, { endpoint, delivery: "unsent", cause });
+  }
+  const sure = code !== undefined && NEVER_SENT.has(code) ? "unsent" : delivery;
+  const detail = what ?? `${endpoint}: ${message}${code === undefined ? "" : ` (${code})`}`;
+  return new EtcdError("UNAVAILABLE", detail, { endpoint, delivery: sure, cause });
+}
+
+function malformed(endpoint: string, what: string, response: unknown): EtcdError {
+  return new EtcdError("MALFORMED_RESPONSE", `${endpoint}: ${what}`, { endpoint, delivery: "unknown", response });
+}
+
+function errorCode(error: unknown): string | undefined {
+  // Node wraps some failures (ERR_HTTP2_STREAM_CANCEL); the useful code may sit on the cause.
+  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+    if (typeof e === "object" && "code" in e && typeof e.code === "string" && !e.code.startsWith("ERR_HTTP2_")) return e.code;
+    e = typeof e === "object" && "cause" in e ? e.cause : undefined;
+  }
+  if (typeof error === "object" && error !== null && "code" in error && typeof error.code === "string") return error.code;
+  return undefined;
+}
+
+/** The grpc-timeout header value for `ms`: at most 8 digits, so long deadlines go in seconds. */
+export function grpcTimeout(ms: number): string {
+  const value = Math.max(0, Math.ceil(ms));
+  return value < 100_000_000 ? `${value}m` : `${Math.min(99_999_999, Math.ceil(value / 1000))}S`;
+}
+
+/** Decodes grpc-message, which the server percent-encodes; malformed escapes are kept as sent. */
+export function decodeGrpcMessage(raw: string): string {
+  if (!raw.includes("%")) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+      try {
+        return decodeURIComponent(run);
+      } catch {
+        return run;
+      }
+    });
+  }
+}

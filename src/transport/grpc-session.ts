@@ -1,0 +1,279 @@
+/**
+ * One HTTP/2 session to one member, and its states:
+ * - `connecting`: TCP (and TLS) under way, or the server's first SETTINGS not yet seen. Calls
+ *   wait in a queue and are not handed to the session, so a session that never gets that far
+ *   (refused, TLS failure, dial timeout, a frozen process) leaves them provably unsent;
+ * - `ready`: calls start at once;
+ * - `draining`: the server sent GOAWAY, or the session failed: no new calls; streams the server
+ *   accepted may finish. The transport then opens a new session for new calls;
+ * - `closed`.
+ *
+ * It also runs the keepalive: while it has open streams and has heard nothing for `keepAlive`
+ * ms, it PINGs, within the ping policy of etcd's grpc-go server (see `mayPing`), and a PING not
+ * acknowledged within `keepAliveTimeout` ms destroys the session as hung.
+ */
+import http2 from "node:http2";
+import net from "node:net";
+import { performance } from "node:perf_hooks";
+import tls from "node:tls";
+import type { TlsOptions } from "../options.js";
+
+/** How a session is dialled and kept alive. */
+export interface SessionConfig {
+  readonly dialTimeout: number;
+  readonly keepAlive: number;
+  readonly keepAliveTimeout: number;
+  readonly tls: TlsOptions | undefined;
+  readonly window: number;
+}
+
+/** A call waiting for its session to become ready. */
+export interface SessionWaiter {
+  /** The session is ready: create the HTTP/2 stream now. */
+  start(): void;
+  /** The session failed before the call was handed to it. */
+  fail(cause: unknown): void;
+}
+
+/** The session's state; see the file comment. */
+export type SessionState = "connecting" | "ready" | "draining" | "closed";
+
+// grpc-go's server counts a PING as a strike when it comes less than MinTime (etcd: 5 s) after
+// the previous one and it has written no DATA or HEADERS since; three strikes and it sends GOAWAY
+// too_many_pings. The margin covers delivery jitter between our clock and the server's.
+const MIN_PING_INTERVAL_MS = 5_500;
+const MIB = 1024 * 1024;
+
+/** One HTTP/2 session to one member, with its call queue, stream count and keepalive. */
+export class GrpcSession {
+  /** The node session. */
+  readonly h2: http2.ClientHttp2Session;
+  /** The member URL. */
+  readonly endpoint: string;
+  /** See the file comment. */
+  state: SessionState = "connecting";
+  /** The session's own failure (refused, TLS, GOAWAY with an error, protocol error), if any. */
+  failure: unknown;
+  /** Streams above this id were refused by the server's GOAWAY and never ran; -1 before any GOAWAY. */
+  goawayLastStreamId = -1;
+  /** Set when a keepalive PING went unanswered: every stream on it may still run later. */
+  hung = false;
+  /** Set when the transport closed it: its calls fail as CLIENT_CLOSED. */
+  closedByClient = false;
+  /** Frames (HEADERS or DATA) received on any stream; bumped by calls, read by the keepalive. */
+  reads = 0;
+  private active = 0;
+  private waiting: SessionWaiter[] = [];
+  private readonly config: SessionConfig;
+  private readonly onGone: (session: GrpcSession) => void;
+  private dialTimer: NodeJS.Timeout | undefined;
+  private readonly ticker: NodeJS.Timeout;
+  private readonly closed: Promise<void>;
+  // Keepalive bookkeeping, in performance.now() ms.
+  private lastHeard = performance.now();
+  private readsSeen = 0;
+  private pingAt = Number.NEGATIVE_INFINITY;
+  private readsAtPing = -1;
+  private pingTimer: NodeJS.Timeout | undefined;
+
+  /** Dials `endpoint`; `onGone` is told once the session takes no new calls. */
+  constructor(endpoint: string, config: SessionConfig, onGone: (session: GrpcSession) => void) {
+    this.endpoint = endpoint;
+    this.config = config;
+    this.onGone = onGone;
+    // We dial the socket ourselves: node's http2 session swallows a socket error that arrives
+    // before any stream exists (a TLS 1.3 server refusing a missing client certificate sends its
+    // alert after the handshake looks complete) and then never emits "error" or "close".
+    let socket: net.Socket | undefined;
+    this.h2 = http2.connect(endpoint, {
+      ...connectOptions(endpoint, config),
+      createConnection: () => {
+        socket = dial(endpoint, config);
+        socket.once("error", (error) => {
+          this.fail(error);
+        });
+        return socket;
+      },
+    });
+    this.closed = new Promise((resolve) => {
+      this.h2.once("close", resolve);
+      socket?.once("close", () => {
+        // The socket is gone; if the session never noticed, settle its callers here.
+        setImmediate(() => {
+          this.closeNow();
+          resolve();
+        });
+      });
+    });
+    this.listen();
+    this.dialTimer = setTimeout(() => {
+      this.fail(Object.assign(new Error(`no HTTP/2 connection within ${config.dialTimeout} ms`), { code: "ETIMEDOUT" }));
+    }, config.dialTimeout);
+    this.dialTimer.unref();
+    this.ticker = setInterval(() => {
+      this.tick();
+    }, Math.max(25, Math.min(1_000, config.keepAlive / 4)));
+    this.ticker.unref();
+  }
+
+  /** True while new calls may use it. */
+  get usable(): boolean {
+    return this.state === "connecting" || this.state === "ready";
+  }
+
+  /** Counts a call and starts it now if the session is ready, else queues it until it is (or fails). */
+  enter(waiter: SessionWaiter): void {
+    this.acquire();
+    if (this.state === "ready") waiter.start();
+    else if (this.state === "connecting") this.waiting.push(waiter);
+    else waiter.fail(this.failure ?? new Error("HTTP/2 session closed"));
+  }
+
+  /** Takes an abandoned call out of the queue, if it is still there. */
+  dequeue(waiter: SessionWaiter): void {
+    const i = this.waiting.indexOf(waiter);
+    if (i >= 0) this.waiting.splice(i, 1);
+  }
+
+  /** Counts a call; a session with calls keeps the process alive, an idle one does not. */
+  private acquire(): void {
+    if (this.active++ === 0) this.h2.ref();
+  }
+
+  /** Releases what `enter` counted; exactly once per call. */
+  leave(): void {
+    if (--this.active === 0 && !this.h2.destroyed) this.h2.unref();
+  }
+
+  /** Destroys the session at the client's request; resolves once it is closed. */
+  shutdown(): Promise<void> {
+    this.closedByClient = true;
+    this.fail(new Error("the client is closed"));
+    return this.closed;
+  }
+
+  private listen(): void {
+    const h2 = this.h2;
+    h2.once("connect", () => {
+      // The connection-level window; the stream-level one went out in our SETTINGS.
+      if (this.config.window > 65_535) h2.setLocalWindowSize(this.config.window);
+    });
+    h2.once("remoteSettings", () => {
+      if (this.state !== "connecting") return;
+      this.state = "ready";
+      clearTimeout(this.dialTimer);
+      this.dialTimer = undefined;
+      const waiting = this.waiting;
+      this.waiting = [];
+      for (const w of waiting) w.start();
+    });
+    h2.on("goaway", (_code: number, lastStreamId: number) => {
+      this.goawayLastStreamId = this.goawayLastStreamId < 0 ? lastStreamId : Math.min(this.goawayLastStreamId, lastStreamId);
+      this.drain();
+    });
+    h2.on("error", (error: unknown) => {
+      this.failure ??= error;
+    });
+    h2.once("close", () => {
+      this.closeNow();
+    });
+  }
+
+  /** The session is closed (its own "close", or its socket's when node's session stays silent). */
+  private closeNow(): void {
+    if (this.state === "closed") return;
+    this.drain();
+    this.state = "closed";
+    clearInterval(this.ticker);
+    clearTimeout(this.pingTimer);
+    clearTimeout(this.dialTimer);
+    this.failQueued(this.failure ?? new Error("HTTP/2 session closed"));
+  }
+
+  /** Stops taking new calls; the streams already started finish or fail on their own. */
+  private drain(): void {
+    if (!this.usable) return;
+    this.state = "draining";
+    this.onGone(this);
+  }
+
+  private fail(error: unknown): void {
+    this.failure ??= error;
+    this.drain();
+    this.failQueued(error);
+    if (!this.h2.destroyed) this.h2.destroy();
+  }
+
+  private failQueued(error: unknown): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) w.fail(error);
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    // Silence only counts while something waits for the server; an idle session owes us nothing.
+    if (this.active === 0 || this.state !== "ready" || this.reads !== this.readsSeen) {
+      this.readsSeen = this.reads;
+      this.lastHeard = now;
+      return;
+    }
+    if (this.pingTimer === undefined && now - this.lastHeard >= this.config.keepAlive && this.mayPing(now)) this.ping(now);
+  }
+
+  /** grpc-go's policy (see MIN_PING_INTERVAL_MS): a PING soon after another is fine only if the server wrote since. */
+  private mayPing(now: number): boolean {
+    return now - this.pingAt >= MIN_PING_INTERVAL_MS || this.reads !== this.readsAtPing;
+  }
+
+  private ping(now: number): void {
+    this.pingAt = now;
+    this.readsAtPing = this.reads;
+    const sent = this.h2.ping((error) => {
+      clearTimeout(this.pingTimer);
+      this.pingTimer = undefined;
+      if (error === null) this.lastHeard = performance.now();
+    });
+    if (!sent) return;
+    this.pingTimer = setTimeout(() => {
+      this.pingTimer = undefined;
+      this.hung = true;
+      this.fail(new Error(`${this.endpoint} did not acknowledge a keepalive PING within ${this.config.keepAliveTimeout} ms`));
+    }, this.config.keepAliveTimeout);
+    this.pingTimer.unref();
+  }
+}
+
+function connectOptions(_endpoint: string, config: SessionConfig): http2.ClientSessionOptions {
+  return {
+    settings: { enablePush: false, initialWindowSize: config.window },
+    // Node refuses new streams once a session buffers more than this; with large windows a few
+    // big replies in flight would otherwise exceed the 10 MB default.
+    maxSessionMemory: Math.max(10, Math.ceil((4 * config.window) / MIB)),
+  };
+}
+
+/** Opens the TCP (and, for https, TLS with ALPN h2) connection, with TCP keepalive as go-etcd's transport had. */
+function dial(endpoint: string, config: SessionConfig): net.Socket {
+  const url = new URL(endpoint);
+  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  const secure = url.protocol === "https:";
+  const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);
+  let socket: net.Socket;
+  if (secure) {
+    const t = config.tls;
+    const options: tls.ConnectionOptions = { host, port, ALPNProtocols: ["h2"], rejectUnauthorized: t?.rejectUnauthorized ?? true };
+    // SNI must be a host name: node warns for an IP address, and servers ignore it.
+    const servername = t?.servername ?? (net.isIP(host) === 0 ? host : undefined);
+    if (servername !== undefined) options.servername = servername;
+    if (t?.ca !== undefined) options.ca = typeof t.ca === "string" || Buffer.isBuffer(t.ca) ? t.ca : [...t.ca];
+    if (t?.cert !== undefined) options.cert = t.cert;
+    if (t?.key !== undefined) options.key = t.key;
+    socket = tls.connect(options);
+  } else {
+    socket = net.connect({ host, port });
+  }
+  socket.setNoDelay(true);
+  socket.setKeepAlive(true, config.keepAlive);
+  return socket;
+}
