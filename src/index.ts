@@ -91,3 +91,15 @@ export type {
 } from "./v3/auth.js";
 export type { V3Cluster, ClusterMember, MemberAddOptions, MemberAddResult, MemberListResult } from "./v3/cluster.js";
 export type { V3Maintenance, Alarm, AlarmKind, AlarmResult, HashKVResult, MaintenanceResult, MemberStatus } from "./v3/maintenance.js";
+export type {
+  V3Lease,
+  LeaseGrantOptions,
+  LeaseGrantResult,
+  LeaseRevokeResult,
+  LeaseTimeToLiveOptions,
+  LeaseTimeToLiveResult,
+  LeaseListResult,
+  LeaseKeepAliveResult,
+  LeaseKeepAlive,
+  LeaseKeepAliveOptions,
+} from "./v3/lease.js";

@@ -86,8 +86,9 @@ export const V3_ERROR_MESSAGES: ReadonlyMap<string, V3ErrorRule> = new Map<strin
   ["server stopped", { code: "UNAVAILABLE", delivery: "unknown" }],
   ["not capable", { code: "UNAVAILABLE", delivery: "unknown" }],
   // Go's context error: the server gave up at the caller's own grpc-timeout (etcd 3.4 sends it as
-  // UNKNOWN, later gRPC servers as DEADLINE_EXCEEDED). A retry would start past the deadline.
-  ["context deadline exceeded", { code: "TIMEOUT" }],
+  // UNKNOWN, later gRPC servers as DEADLINE_EXCEEDED). A write may have been proposed before it
+  // gave up and may still commit, so it is pending: a write reports OUTCOME_UNKNOWN, never "not applied".
+  ["context deadline exceeded", { code: "TIMEOUT", delivery: "pending" }],
 ]);
 
 const PREFIX = "etcdserver: ";
@@ -121,6 +122,6 @@ function ruleFor(status: number, bare: string): V3ErrorRule {
   // Plain UNAVAILABLE without an etcd message comes from gRPC itself (a proxy, a server going
   // away): the request may or may not have run.
   if (status === GRPC_STATUS.UNAVAILABLE) return { code: "UNAVAILABLE", delivery: "unknown" };
-  if (status === GRPC_STATUS.DEADLINE_EXCEEDED) return { code: "TIMEOUT" };
+  if (status === GRPC_STATUS.DEADLINE_EXCEEDED) return { code: "TIMEOUT", delivery: "pending" };
   return { code: "GRPC_ERROR" };
 }

@@ -295,6 +295,11 @@ export class EtcdV3Client {
     return this.#closing;
   }
 
+  /** `await using etcd = new EtcdV3Client(...)` closes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   async #discover(endpoint: string, signal: AbortSignal): Promise<readonly string[]> {
     const reply = await this.#rpc.attempt(endpoint, MEMBER_LIST, MemberListRequest.encode({}).finish(), signal);
     return reply.members.flatMap((m) => m.clientURLs);

@@ -43,9 +43,9 @@ const CASES: readonly (readonly [number, string, EtcdErrorCode, Delivery | undef
   // gRPC's own statuses, with no etcd message.
   [S.UNAVAILABLE, "", "UNAVAILABLE", "unknown"],
   [S.UNAVAILABLE, "transport is closing", "UNAVAILABLE", "unknown"],
-  [S.DEADLINE_EXCEEDED, "context deadline exceeded", "TIMEOUT", undefined],
-  [S.UNKNOWN, "context deadline exceeded", "TIMEOUT", undefined],
-  [S.DEADLINE_EXCEEDED, "deadline exceeded after 0.3s", "TIMEOUT", undefined],
+  [S.DEADLINE_EXCEEDED, "context deadline exceeded", "TIMEOUT", "pending"],
+  [S.UNKNOWN, "context deadline exceeded", "TIMEOUT", "pending"],
+  [S.DEADLINE_EXCEEDED, "deadline exceeded after 0.3s", "TIMEOUT", "pending"],
   // User and role management answers.
   [S.FAILED_PRECONDITION, "etcdserver: user name already exists", "CONFLICT", undefined],
   [S.FAILED_PRECONDITION, "etcdserver: role name already exists", "CONFLICT", undefined],

@@ -1,0 +1,529 @@
+/**
+ * Lease keep-alive: every kept lease of a client on ONE LeaseKeepAlive stream, run as an
+ * endpoint-engine long poll so that the engine's health checks (hung, leaderless, isolated
+ * member) and member moves apply to it.
+ *
+ * States of the shared stream (KeepAliveManager):
+ * - `idle`: no lease kept alive, no stream, no timer; the first `keepAlive` opens one;
+ * - `opening`: the engine picks a member, the token is fetched, the stream is opened with
+ *   require-leader (`hasleader`), and every kept lease is due at once;
+ * - `open` (a KeepAliveStream): each lease is renewed a third of its TTL after its last
+ *   acknowledged renewal was sent; a renewal unanswered for `hungAfter` means the member is hung
+ *   or cut off, and the stream moves;
+ * - `backing-off`: the engine gave up on every member; wait briefly (50 ms doubling to 500 ms),
+ *   then open again, for as long as a lease is kept alive;
+ * - `closed`: `close()`.
+ * States of one kept lease (KeptLease): `due` → `awaiting` (one renewal unanswered on the
+ * stream) → `renewed` → `due` …, ending `lost` or `released` (every handle closed). A stream
+ * failure puts every lease back to `due` on the next stream.
+ *
+ * Loss is decided locally, as Go's clientv3 deadline loop does it, but at 1×TTL (etcd3 on npm
+ * notices at 2×TTL): etcd keeps a lease at least TTL seconds after it renewed it, and it renewed
+ * it no earlier than the client sent the renewal, so `sent time + TTL` is a deadline the lease
+ * certainly lives to. Once it passes without a newer acknowledgement, the lease may be gone and
+ * `lost` resolves at once. A server answer of TTL <= 0 (lease not found) is final.
+ */
+import { EtcdError } from "../errors.js";
+import type { Operation } from "../endpoints/engine.js";
+import type { GrpcStream, Metadata } from "../transport/grpc.js";
+import { invalid, optionsOf, toInt64 } from "./convert.js";
+import { LeaseKeepAliveRequest, LeaseKeepAliveResponse } from "./gen/etcdserverpb.js";
+import { METHODS } from "./methods.js";
+import { decode, type V3Rpc } from "./rpc.js";
+
+/** Options of `lease.keepAlive`. */
+export interface LeaseKeepAliveOptions {
+  /** Aborting it is `close()`: the lease is no longer kept alive (and not revoked). */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** A lease being kept alive, as `lease.keepAlive` returns it. */
+export interface LeaseKeepAlive extends Disposable {
+  /** The lease's ID. */
+  readonly id: bigint;
+  /**
+   * Resolves (never rejects) with a LEASE_LOST error as soon as the lease may have expired: no
+   * renewal acknowledged within its TTL (the cause is the last stream failure, if any), etcd
+   * answered that the lease is gone (cause LEASE_NOT_FOUND), or this client revoked it. It never
+   * resolves after `close()`, nor after the client is closed: stopping on purpose is not a loss.
+   */
+  readonly lost: Promise<EtcdError>;
+  /** The TTL etcd granted at the last renewal, in seconds (the grant's TTL, or 0 if unknown, before the first). */
+  readonly ttl: number;
+  /** `performance.now()` time (ms) until which the lease is certainly alive, as far as the client knows. */
+  readonly expiresAt: number;
+  /** Stops keeping the lease alive (it expires after its TTL unless revoked); idempotent. */
+  close(): void;
+}
+
+/** Streams are opened with require-leader: a member without a leader cancels them, and the client moves. */
+export const REQUIRE_LEADER: Metadata = Object.freeze({ hasleader: "true" });
+const TICK_MS = 50;
+const BACKOFF_BASE_MS = 50;
+const BACKOFF_CAP_MS = 500;
+/** Grants remembered so that a `keepAlive` right after `grant` knows the lease's deadline before any renewal. */
+const KNOWN_MAX = 1024;
+
+/** Why a stream ended without failing: no lease left ("idle"), or its token must be refreshed ("restart"). */
+type StreamEnd = "idle" | "restart";
+
+/** One kept lease, shared by every handle of it. */
+class KeptLease {
+  readonly id: bigint;
+  readonly handles = new Set<Handle>();
+  /** The TTL etcd granted last, in seconds; 0 while unknown. */
+  ttl: number;
+  /** Until when (performance.now ms) the lease certainly lives. */
+  deadline: number;
+  /** When the next renewal is due. */
+  dueAt: number;
+  /** When the renewal unanswered on the current stream was sent, if one is. */
+  sentAt: number | undefined;
+
+  constructor(id: bigint, ttl: number, deadline: number) {
+    this.id = id;
+    this.ttl = ttl;
+    this.deadline = deadline;
+    this.dueAt = performance.now();
+  }
+
+  /**
+   * A renewal unanswered for this long means the stream's member is hung or cut off: a third of
+   * the TTL, so that a second member is tried well before the deadline, within [0.5 s, 1.5 s]
+   * so that a healthy member forwarding to a leader under load is not left needlessly.
+   */
+  get hungAfter(): number {
+    return this.ttl === 0 ? 1500 : Math.min(1500, Math.max(500, (this.ttl * 1000) / 3));
+  }
+}
+
+/** The caller's handle on a kept lease. */
+class Handle implements LeaseKeepAlive {
+  readonly id: bigint;
+  readonly lost: Promise<EtcdError>;
+  readonly #lease: KeptLease;
+  readonly #release: (handle: Handle) => void;
+  readonly #signal: AbortSignal | undefined;
+  #resolve!: (error: EtcdError) => void;
+  #ended = false;
+
+  constructor(lease: KeptLease, release: (handle: Handle) => void, signal: AbortSignal | undefined) {
+    this.id = lease.id;
+    this.#lease = lease;
+    this.#release = release;
+    this.#signal = signal;
+    this.lost = new Promise((resolve) => (this.#resolve = resolve));
+    signal?.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  readonly #onAbort = (): void => {
+    this.close();
+  };
+
+  get ttl(): number {
+    return this.#lease.ttl;
+  }
+
+  get expiresAt(): number {
+    return this.#lease.deadline;
+  }
+
+  close(): void {
+    if (!this.end()) return;
+    this.#release(this);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Marks the handle ended without telling its lease; false if it already was. */
+  end(): boolean {
+    if (this.#ended) return false;
+    this.#ended = true;
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    return true;
+  }
+
+  /** Reports the loss, unless the handle was closed. */
+  report(error: EtcdError): void {
+    if (this.end()) this.#resolve(error);
+  }
+}
+
+/** What a keep-alive stream tells its owner. */
+interface StreamOwner {
+  onAck(response: LeaseKeepAliveResponse, endpoint: string): void;
+  onSettled(stream: KeepAliveStream, error: EtcdError | undefined): void;
+}
+
+/** One LeaseKeepAlive stream on one member. */
+class KeepAliveStream {
+  readonly done: Promise<StreamEnd>;
+  readonly endpoint: string;
+  finished = false;
+  readonly #owner: StreamOwner;
+  readonly #signal: AbortSignal;
+  readonly #token: string | undefined;
+  readonly #rpc: V3Rpc;
+  #stream: GrpcStream | undefined;
+  #resolve!: (end: StreamEnd) => void;
+  #reject!: (error: unknown) => void;
+
+  constructor(rpc: V3Rpc, endpoint: string, signal: AbortSignal, metadata: Metadata, owner: StreamOwner) {
+    this.#rpc = rpc;
+    this.endpoint = endpoint;
+    this.#signal = signal;
+    this.#token = metadata["token"];
+    this.#owner = owner;
+    this.done = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    signal.addEventListener("abort", this.#onAbort, { once: true });
+    this.#stream = rpc.transport.stream(endpoint, METHODS.leaseKeepAlive, { metadata }, {
+      onMessage: (message) => {
+        this.#onMessage(message);
+      },
+      onClose: (error) => {
+        this.#onClose(error);
+      },
+    });
+  }
+
+  readonly #onAbort = (): void => {
+    this.fail(asEtcdError(this.#signal.reason, this.endpoint));
+  };
+
+  /** False once the stream has ended (a method's result, so callers re-read it after sending). */
+  isOpen(): boolean {
+    return !this.finished;
+  }
+
+  /** Sends one renewal. */
+  send(id: bigint): void {
+    if (this.finished) return;
+    try {
+      this.#stream?.write(LeaseKeepAliveRequest.encode({ ID: id }).finish());
+    } catch (error) {
+      this.fail(new EtcdError("UNAVAILABLE", `${this.endpoint}: writing to the keep-alive stream failed: ${String(error)}`, {
+        endpoint: this.endpoint,
+        delivery: "unknown",
+        cause: error,
+      }));
+    }
+  }
+
+  /** Ends the stream without a failure. */
+  end(end: StreamEnd): void {
+    if (this.#settle(undefined)) this.#resolve(end);
+  }
+
+  /** Ends the stream with a failure the engine sees as this attempt's. */
+  fail(error: EtcdError): void {
+    if (this.#settle(error)) this.#reject(error);
+  }
+
+  #settle(error: EtcdError | undefined): boolean {
+    if (this.finished) return false;
+    this.finished = true;
+    this.#signal.removeEventListener("abort", this.#onAbort);
+    this.#stream?.cancel();
+    this.#owner.onSettled(this, error);
+    return true;
+  }
+
+  #onMessage(message: Uint8Array): void {
+    if (this.finished) return;
+    let response: LeaseKeepAliveResponse;
+    try {
+      response = decode(LeaseKeepAliveResponse, message, this.endpoint);
+    } catch (error) {
+      this.fail(asEtcdError(error, this.endpoint));
+      return;
+    }
+    this.#owner.onAck(response, this.endpoint);
+  }
+
+  #onClose(error: EtcdError | undefined): void {
+    if (this.finished) return;
+    const e = error ?? new EtcdError("UNAVAILABLE", `${this.endpoint} ended the keep-alive stream`, { endpoint: this.endpoint, delivery: "unknown" });
+    if (e.code === "INVALID_AUTH_TOKEN" && this.#rpc.tokens !== undefined) {
+      this.#rpc.tokens.invalidate(this.#token);
+      this.end("restart");
+      return;
+    }
+    this.fail(movable(e, this.endpoint));
+  }
+}
+
+/** Every kept lease of one client, their one stream, and the timer that renews them and notices loss. */
+export class KeepAliveManager {
+  readonly #rpc: V3Rpc;
+  readonly #kept = new Map<bigint, KeptLease>();
+  readonly #known = new Map<bigint, { readonly ttl: number; readonly deadline: number }>();
+  readonly #stop = new AbortController();
+  readonly #operation: Operation<StreamEnd>;
+  readonly #owner: StreamOwner;
+  #stream: KeepAliveStream | undefined;
+  #running: Promise<void> | undefined;
+  #ticker: NodeJS.Timeout | undefined;
+  /** Why the last stream attempt failed, since the last acknowledgement: the cause of a loss by deadline. */
+  #lastError: EtcdError | undefined;
+  #progressed = false;
+  #closed = false;
+
+  /** Binds the client's rpc plumbing; nothing is sent until the first keepAlive. */
+  constructor(rpc: V3Rpc) {
+    this.#rpc = rpc;
+    this.#operation = { name: "leaseKeepAlive", repeat: "read", longPoll: true, run: (endpoint, signal) => this.#open(endpoint, signal) };
+    this.#owner = {
+      onAck: (response, endpoint) => {
+        this.#onAck(response, endpoint);
+      },
+      onSettled: (stream, error) => {
+        this.#onSettled(stream, error);
+      },
+    };
+  }
+
+  /**
+   * Keeps a lease alive until the handle is closed or the lease is lost: a renewal at once, then
+   * every third of its TTL, on the client's one keep-alive stream. Before the first renewal is
+   * acknowledged the lease is known to live until its grant's TTL ends, if this client granted
+   * it, or otherwise is given `requestTimeout` for a first answer. Throws INVALID_ARGUMENT for a
+   * bad ID and CLIENT_CLOSED after `close()`.
+   */
+  keepAlive(id: bigint, options?: LeaseKeepAliveOptions): LeaseKeepAlive {
+    if (this.#closed) throw new EtcdError("CLIENT_CLOSED", "the client is closed");
+    const leaseId = leaseIdOf(id);
+    const o = optionsOf(options, "keepAlive");
+    const signal: unknown = o.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid("signal must be an AbortSignal");
+    let lease = this.#kept.get(leaseId);
+    if (lease === undefined) {
+      const now = performance.now();
+      const known = this.#known.get(leaseId);
+      lease = known !== undefined && known.deadline > now ? new KeptLease(leaseId, known.ttl, known.deadline) : new KeptLease(leaseId, 0, now + this.#rpc.engine.requestTimeout);
+    }
+    const handle = new Handle(lease, (h) => {
+      this.#release(h);
+    }, o.signal);
+    if (o.signal?.aborted === true) {
+      handle.end();
+      return handle;
+    }
+    lease.handles.add(handle);
+    if (!this.#kept.has(leaseId)) {
+      this.#kept.set(leaseId, lease);
+      this.#start();
+      this.#pump(performance.now());
+    }
+    return handle;
+  }
+
+  /** Stops every keep-alive (their `lost` never resolves; nothing is revoked) and the stream. Idempotent. */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      for (const lease of this.#kept.values()) for (const handle of lease.handles) handle.end();
+      this.#kept.clear();
+      this.#idle();
+      this.#stop.abort(new EtcdError("CLIENT_CLOSED", "the client is closed"));
+    }
+    await this.#running;
+  }
+  /** Starts the timer and the stream loop unless they run. */
+  #start(): void {
+    if (this.#ticker === undefined) {
+      this.#ticker = setInterval(() => {
+        this.#tick();
+      }, TICK_MS);
+      this.#ticker.unref();
+    }
+    if (this.#running !== undefined || this.#closed) return;
+    this.#running = this.#loop().finally(() => {
+      this.#running = undefined;
+      if (this.#kept.size > 0) this.#start();
+    });
+  }
+
+  /** No lease is kept alive any more: the timer stops and the stream ends. */
+  #idle(): void {
+    clearInterval(this.#ticker);
+    this.#ticker = undefined;
+    this.#stream?.end("idle");
+  }
+
+  /** Runs streams while a lease is kept alive, across member failures, with a short backoff when every member fails. */
+  async #loop(): Promise<void> {
+    let failures = 0;
+    while (this.#kept.size > 0 && !this.#closed) {
+      let end: StreamEnd | "failed";
+      try {
+        end = await this.#rpc.engine.execute(this.#operation, { signal: this.#stop.signal, timeout: 0 });
+      } catch (error) {
+        if (this.#stop.signal.aborted || this.#rpc.engine.isClosed) return;
+        this.#lastError = asEtcdError(error, undefined);
+        end = "failed";
+      }
+      // A stream that got renewals through proved the cluster works: reconnect at once.
+      failures = this.#progressed ? 0 : failures + 1;
+      this.#progressed = false;
+      if (end !== "idle" && failures > 0) await pause(backoff(failures), this.#stop.signal);
+    }
+  }
+
+  /** One engine attempt: a stream on `endpoint` that lives until it fails, its member is found hung, or no lease remains. */
+  async #open(endpoint: string, signal: AbortSignal): Promise<StreamEnd> {
+    const metadata = await this.#rpc.streamMetadata(signal, REQUIRE_LEADER);
+    if (this.#kept.size === 0 || this.#closed) return "idle";
+    signal.throwIfAborted();
+    const stream = new KeepAliveStream(this.#rpc, endpoint, signal, metadata, this.#owner);
+    this.#stream = stream;
+    const now = performance.now();
+    for (const lease of this.#kept.values()) {
+      lease.sentAt = undefined;
+      lease.dueAt = now;
+    }
+    this.#pump(now);
+    return stream.done;
+  }
+
+  #onSettled(stream: KeepAliveStream, error: EtcdError | undefined): void {
+    if (this.#stream !== stream) return;
+    this.#stream = undefined;
+    if (error !== undefined) this.#lastError = error;
+    // Renewals unanswered on this stream are re-sent on the next one, at once.
+    for (const lease of this.#kept.values()) lease.sentAt = undefined;
+  }
+
+  #tick(): void {
+    const now = performance.now();
+    for (const lease of this.#kept.values()) {
+      if (now >= lease.deadline) this.lose(lease.id, this.#expired(lease, now));
+    }
+    this.#pump(now);
+  }
+
+  /** Sends the renewals that are due, and leaves a member that sits on one too long. */
+  #pump(now: number): void {
+    const stream = this.#stream;
+    if (stream === undefined || !stream.isOpen()) return;
+    for (const lease of this.#kept.values()) {
+      if (lease.sentAt === undefined) {
+        if (now < lease.dueAt) continue;
+        lease.sentAt = now;
+        stream.send(lease.id);
+      } else if (now - lease.sentAt >= lease.hungAfter) {
+        stream.fail(new EtcdError("UNAVAILABLE", `${stream.endpoint} did not answer a lease renewal within ${lease.hungAfter.toFixed(0)} ms`, {
+          endpoint: stream.endpoint,
+          delivery: "pending",
+        }));
+      }
+      if (!stream.isOpen()) return;
+    }
+  }
+
+  #onAck(response: LeaseKeepAliveResponse, endpoint: string): void {
+    const lease = this.#kept.get(response.ID);
+    if (lease === undefined) return;
+    if (response.TTL <= 0n) {
+      this.lose(lease.id, gone(lease.id, new EtcdError("LEASE_NOT_FOUND", `etcd has no lease ${lease.id}`, { endpoint })));
+      return;
+    }
+    const sentAt = lease.sentAt;
+    if (sentAt === undefined) return;
+    this.#progressed = true;
+    this.#lastError = undefined;
+    const ttl = Number(response.TTL);
+    lease.sentAt = undefined;
+    lease.ttl = ttl;
+    lease.deadline = sentAt + ttl * 1000;
+    lease.dueAt = sentAt + (ttl * 1000) / 3;
+  }
+
+  #expired(lease: KeptLease, now: number): EtcdError {
+    const last = this.#lastError;
+    const why = last === undefined ? "" : ` (last keep-alive stream failure: ${last.message})`;
+    const what =
+      lease.ttl === 0
+        ? `no renewal of lease ${lease.id} was acknowledged within ${this.#rpc.engine.requestTimeout} ms of keepAlive()`
+        : `lease ${lease.id} was not renewed within its ${lease.ttl} s TTL: no renewal acknowledged for ${(now - lease.deadline + lease.ttl * 1000).toFixed(0)} ms`;
+    return new EtcdError("LEASE_LOST", `${what}, so etcd may have expired it${why}`, { endpoint: last?.endpoint, cause: last });
+  }
+
+  /** Reports a lease lost to every handle of it and stops keeping it alive (revoked, or found gone). */
+  lose(id: bigint, error: EtcdError): void {
+    this.#known.delete(id);
+    const lease = this.#kept.get(id);
+    if (lease === undefined) return;
+    this.#kept.delete(id);
+    for (const handle of lease.handles) handle.report(error);
+    if (this.#kept.size === 0) this.#idle();
+  }
+
+  /** A handle was closed: the lease stops being kept alive once it has none, and its deadline is remembered. */
+  #release(handle: Handle): void {
+    const lease = this.#kept.get(handle.id);
+    if (lease === undefined || !lease.handles.delete(handle) || lease.handles.size > 0) return;
+    this.#kept.delete(lease.id);
+    this.remember(lease.id, lease.ttl, lease.deadline);
+    if (this.#kept.size === 0) this.#idle();
+  }
+
+  /** Remembers until when a lease certainly lives (a grant, a released keep-alive), for a later keepAlive of it. */
+  remember(id: bigint, ttl: number, deadline: number): void {
+    this.#known.delete(id);
+    this.#known.set(id, { ttl, deadline });
+    if (this.#known.size > KNOWN_MAX) {
+      const oldest = this.#known.keys().next();
+      if (oldest.done !== true) this.#known.delete(oldest.value);
+    }
+  }
+}
+
+/** A lease ID argument: a positive 64-bit integer. */
+export function leaseIdOf(id: bigint): bigint {
+  const value = toInt64(id, "lease ID");
+  if (value === 0n) throw invalid("a lease ID must be above 0");
+  return value;
+}
+
+/** The LEASE_LOST that a final answer from etcd (lease not found) becomes. */
+export function gone(id: bigint, cause: EtcdError): EtcdError {
+  return new EtcdError("LEASE_LOST", `etcd says lease ${id} has expired or was revoked`, { endpoint: cause.endpoint, cause });
+}
+
+/**
+ * A stream's end as a failure the engine moves on from: member failures keep their delivery;
+ * other ends (no leader, an internal error, a refusal) say nothing against the leases, and
+ * another member may serve them. Keep-alives are safe to repeat, so "unknown" costs nothing.
+ */
+export function movable(error: EtcdError, endpoint: string): EtcdError {
+  if (error.memberFailure) return error;
+  return new EtcdError(error.code, error.message, { endpoint, status: error.status, serverMessage: error.serverMessage, delivery: "unknown", cause: error });
+}
+
+/** Anything thrown, as an EtcdError (a member failure of unknown delivery unless it already is one). */
+export function asEtcdError(error: unknown, endpoint: string | undefined): EtcdError {
+  if (error instanceof EtcdError) return error;
+  return new EtcdError("UNAVAILABLE", `the keep-alive stream failed: ${String(error)}`, { endpoint, delivery: "unknown", cause: error });
+}
+
+function backoff(failures: number): number {
+  const ms = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(failures - 1, 10));
+  return ms / 2 + Math.random() * (ms / 2);
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
