@@ -4,7 +4,7 @@
  * scale (1,000 v2 watches, 10,000 v3 watchers). Prints markdown tables and writes every run to
  * bench/results/<timestamp>.json.
  *
- *   npm run bench                 3 rounds, C = 1, 16, 64, 256 (about 25 minutes; v2 alone about 15)
+ *   npm run bench                 3 rounds, C = 1, 16, 64, 256 (about 25 minutes: v2 about 14, v3 about 10)
  *   npm run bench -- --quick      1 short round, C = 1, 64 (CI: proves the benchmark still runs)
  *   npm run bench -- --workloads v2 --members 1 --concurrency 16,64 --rounds 5 --no-watch
  *   npm run bench -- --clients etcd-ts,undici-raw,wrk   (undici-raw: a bare undici Pool)
@@ -142,37 +142,63 @@ async function prepare(cluster: Cluster): Promise<Target> {
   return { members: cluster.size, endpoints: cluster.endpoints(), pin, prefix, serverPids };
 }
 
+interface CellSpec {
+  readonly workload: Workload;
+  readonly concurrency: number;
+}
+
 /** One cell for one contender; each Node client runs in a fresh child process. */
 async function cell(s: Settings, t: Target, who: Contender, workload: Workload, concurrency: number): Promise<Cell> {
   if (s.quietCores > 0) await waitQuiet(t.serverPids, s.quietCores, QUIET_WAIT_MS);
   if (who === "wrk") return { ...(await runWrk(t.pin, t.prefix, workload, concurrency, s.wrkSeconds, t.serverPids)), workload, concurrency, client: who, members: t.members };
+  const [only] = await workerCells(s, t, who, [{ workload, concurrency }]);
+  if (only === undefined) throw new Error("the worker reported no cell");
+  return only;
+}
+
+/**
+ * Runs `list` in one child process of client `who`; a cell the child did not report (it died) is
+ * returned as crashed. A crash is a benchmark bug, not a measurement: the run goes on and fails at the end.
+ */
+async function workerCells(s: Settings, t: Target, who: NodeClient, list: readonly CellSpec[]): Promise<Cell[]> {
   const spec: WorkerSpec = {
     client: who,
     endpoints: t.endpoints,
     pin: t.pin,
     prefix: t.prefix,
     serverPids: t.serverPids,
-    cells: [{ workload, concurrency }],
+    cells: list,
     warm: s.warm,
     limits: s.limits,
     quietCores: 0,
   };
+  let stdout: string;
+  let why: string | undefined;
   try {
-    const { stdout } = await execFileAsync(process.execPath, [compiled(s.build, WORKER), JSON.stringify(spec)], { maxBuffer: 1 << 24, timeout: 5 * 60_000 });
-    return { ...(JSON.parse(stdout) as Cell), members: t.members };
+    ({ stdout } = await execFileAsync(process.execPath, [compiled(s.build, WORKER), JSON.stringify(spec)], { maxBuffer: 1 << 24, timeout: 5 * 60_000 }));
   } catch (error) {
-    // A child that dies is a benchmark bug, not a measurement: record it, finish the run, fail at the end.
-    const why = crashReason(error);
-    progress(`${who} ${workload} C=${concurrency} (${t.members} member(s)) crashed: ${why}`);
-    return { workload, concurrency, client: who, members: t.members, crashed: why, ops: 0, errors: 0, opsPerSec: 0, p50Ms: Number.NaN, p99Ms: Number.NaN, cpuUsPerOp: Number.NaN };
+    const out = (error as { stdout?: unknown }).stdout;
+    stdout = typeof out === "string" ? out : "";
+    why = crashReason(error);
   }
+  const reported = stdout
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => ({ ...(JSON.parse(line) as Cell), members: t.members }));
+  return list.map((c, i) => {
+    const got = reported[i];
+    if (got !== undefined) return got;
+    progress(`${who} ${c.workload} C=${c.concurrency} (${t.members} member(s)) crashed: ${why ?? "no result"}`);
+    return { ...c, client: who, members: t.members, crashed: why ?? "no result", ops: 0, errors: 0, opsPerSec: 0, p50Ms: Number.NaN, p99Ms: Number.NaN, cpuUsPerOp: Number.NaN };
+  });
 }
 
-/** The last line of a dead child's stderr (its uncaught error), or the exec error's message. */
+/** A dead child's uncaught error (the "XError: message" line of its stderr), or the exec error's message. */
 function crashReason(error: unknown): string {
   const stderr = (error as { stderr?: unknown }).stderr;
-  const lines = typeof stderr === "string" ? stderr.trim().split("\n").filter((l) => /Error|error/.test(l)) : [];
-  return lines[0]?.trim() ?? (error instanceof Error ? error.message.split("\n")[0] ?? error.name : String(error));
+  const lines = typeof stderr === "string" ? stderr.trim().split("\n") : [];
+  const thrown = lines.find((l) => /^\w*Error\b/.test(l)) ?? lines.find((l) => /error/i.test(l));
+  return thrown?.trim() ?? (error instanceof Error ? error.message.split("\n")[0] ?? error.name : String(error));
 }
 
 /** One watch-scale child; undefined when it had nothing to measure (no v3 client yet) or died (then `failures` grows). */
@@ -203,6 +229,17 @@ async function benchCluster(s: Settings, v3: V3Lookup, members: number, runs: Ce
     for (let round = 0; round < s.rounds; round++) {
       progress(`${members} member(s), round ${round + 1}/${s.rounds}`);
       const cells: Cell[] = [];
+      if (s.quick) {
+        // --quick only proves that every path runs: one process per Node client per cluster
+        // (about 8 instead of 60 process starts), wrk per cell as always.
+        for (const who of s.contenders) {
+          const list = s.workloads.filter((w) => cellContenders(s, v3, w).includes(who)).flatMap((workload) => s.concurrency.map((concurrency) => ({ workload, concurrency })));
+          if (who === "wrk") for (const c of list) cells.push(await cell(s, target, who, c.workload, c.concurrency));
+          else if (list.length > 0) cells.push(...(await workerCells(s, target, who, list)));
+        }
+        runs.push(cells);
+        continue;
+      }
       let k = round;
       for (const workload of s.workloads) {
         const present = cellContenders(s, v3, workload);
