@@ -18,7 +18,6 @@ import type {
   TxnResponse,
   Compare as PbCompare,
 } from "./gen/etcdserverpb.js";
-import type { KeyValue as PbKeyValue } from "./gen/mvccpb.js";
 import type {
   Bytes,
   Compare,
@@ -26,7 +25,6 @@ import type {
   DeleteResult,
   GetOptions,
   GetResult,
-  KeyValue,
   PutOptions,
   PutResult,
   RangeOptions,
@@ -252,11 +250,6 @@ const NO_HEADER: ResponseHeader = Object.freeze({ clusterId: 0n, memberId: 0n, r
 /** The header of a reply (etcd always sends one; a zero header stands in if it did not). */
 export function header(h: PbHeader | undefined): ResponseHeader {
   return h ?? NO_HEADER;
-}
-
-/** A key-value as returned: the generated shape already is the public one. */
-export function keyValue(kv: PbKeyValue): KeyValue {
-  return kv;
 }
 
 /** A Range reply as `get` returns it. */
