@@ -6,11 +6,12 @@
  * States: `queued` (waiting for its session: provably unsent), `open` (the stream exists; the
  * request may have left), `done` (settled exactly once, by the reply, a failure, or an abort).
  */
-import http2 from "node:http2";
 import { EtcdError, type Delivery } from "../errors.js";
 import { grpcError } from "../codec/v3-errors.js";
 import { FrameDecoder, GrpcFrameError, encodeFrame } from "./grpc-frame.js";
 import type { GrpcSession, SessionWaiter } from "./grpc-session.js";
+import { H2_ERROR, type H2Stream, type H2StreamHandler, type HeaderField } from "./h2/connection.js";
+import { encodeHeaders } from "./h2/hpack.js";
 
 /** Extra request headers, e.g. `{ token: "…", hasleader: "true" }`. */
 export type Metadata = Readonly<Record<string, string>>;
@@ -30,21 +31,24 @@ export interface CallSink {
   end(error: unknown, reply: Uint8Array | undefined): void;
 }
 
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
+/** Response headers or trailers, by name (the few a call reads). */
+type Headers = Record<string, string>;
 
 // Errors raised before anything could have been written: safe to send again anywhere.
 const NEVER_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH|ERR_OSSL_)/;
 
 /** One gRPC call; `unary` calls collect exactly one reply message, streams pass each one on. */
-export class GrpcCall implements SessionWaiter {
-  private stream: http2.ClientHttp2Stream | undefined;
+export class GrpcCall implements SessionWaiter, H2StreamHandler {
+  private stream: H2Stream | undefined;
+  private sawHeaders = false;
   private done = false;
   private status: number | undefined;
   private statusMessage = "";
   private reply: Uint8Array | undefined;
   private replies = 0;
   private streamError: unknown;
+  private rstCode: number | undefined;
   private readonly decoder: FrameDecoder;
   // Writes and the half-close asked for before the stream existed.
   private pending: Uint8Array[] | undefined;
@@ -78,36 +82,49 @@ export class GrpcCall implements SessionWaiter {
   /** Creates the HTTP/2 stream; called by the session once it is ready. */
   start(): void {
     if (this.done) return;
-    let stream: http2.ClientHttp2Stream;
+    let stream: H2Stream;
     try {
-      stream = this.session.h2.request(this.headers(), { endStream: false });
+      stream = this.session.h2.request(this.headerBlock(), this);
     } catch (error) {
       // The session stopped taking streams (GOAWAY, destroyed) before this one was submitted.
       this.finish(failure(this.session, error, "unsent"), undefined);
       return;
     }
     this.stream = stream;
-    stream.on("response", (headers) => {
-      this.onHeaders(headers);
-    });
-    stream.on("data", (chunk: Buffer) => {
-      this.session.reads++;
-      this.onData(chunk);
-    });
-    stream.on("trailers", (trailers: http2.IncomingHttpHeaders) => {
-      this.session.reads++;
-      this.readStatus(trailers);
-    });
-    stream.on("error", (error: unknown) => {
-      this.streamError ??= error;
-    });
-    stream.once("close", () => {
-      this.onClose();
-    });
     const pending = this.pending;
     this.pending = undefined;
-    if (pending !== undefined) for (const m of pending) stream.write(encodeFrame(m));
-    if (this.ended) stream.end();
+    if (pending !== undefined) {
+      const last = pending.length - 1;
+      pending.forEach((m, i) => {
+        stream.write(encodeFrame(m), this.ended && i === last);
+      });
+    }
+    if (this.ended && (pending === undefined || pending.length === 0)) stream.write(EMPTY, true);
+  }
+
+  /** H2StreamHandler: response headers, or trailers. */
+  headers(fields: readonly HeaderField[]): void {
+    this.session.reads++;
+    const headers = toHeaders(fields);
+    // The first block is the response headers (with grpc-status in a trailers-only reply), the second the trailers.
+    if (this.sawHeaders) this.readStatus(headers);
+    else {
+      this.sawHeaders = true;
+      this.onHeaders(headers);
+    }
+  }
+
+  /** H2StreamHandler: one DATA payload. */
+  data(chunk: Buffer): void {
+    this.session.reads++;
+    this.onData(chunk);
+  }
+
+  /** H2StreamHandler: the stream is over. */
+  close(code: number | undefined, error: unknown): void {
+    if (error !== undefined) this.streamError ??= error;
+    if (code !== undefined && code !== 0) this.rstCode = code;
+    this.onClose();
   }
 
   /** The session failed while this call was queued: nothing was sent. */
@@ -118,13 +135,13 @@ export class GrpcCall implements SessionWaiter {
   /** Sends one message (queued until the stream exists). */
   write(message: Uint8Array): void {
     if (this.done || this.ended) return;
-    if (this.stream !== undefined) this.stream.write(encodeFrame(message));
+    if (this.stream !== undefined) this.stream.write(encodeFrame(message), false);
     else (this.pending ??= []).push(message);
   }
 
   /** Sends one message and half-closes, in one write: the unary request. */
   send(message: Uint8Array): void {
-    if (this.stream !== undefined) this.stream.end(encodeFrame(message));
+    if (this.stream !== undefined) this.stream.write(encodeFrame(message), true);
     else {
       this.pending = [message];
       this.ended = true;
@@ -135,7 +152,7 @@ export class GrpcCall implements SessionWaiter {
   end(): void {
     if (this.done || this.ended) return;
     this.ended = true;
-    this.stream?.end();
+    this.stream?.write(EMPTY, true);
   }
 
   /** Stops the call without reporting it: RST_STREAM(CANCEL), or out of the queue. */
@@ -156,25 +173,27 @@ export class GrpcCall implements SessionWaiter {
     }
   }
 
-  private headers(): http2.OutgoingHttpHeaders {
-    const headers: http2.OutgoingHttpHeaders = {
-      ":method": "POST",
-      ":path": this.spec.path,
-      "content-type": "application/grpc",
-      te: "trailers",
-      "user-agent": "etcd-ts",
-    };
+  private headerBlock(): Buffer {
+    const session = this.session;
+    const fields: HeaderField[] = [
+      [":method", "POST"],
+      [":scheme", session.scheme],
+      [":path", this.spec.path],
+      [":authority", session.authority],
+      ["content-type", "application/grpc"],
+      ["te", "trailers"],
+      ["user-agent", "etcd-ts"],
+    ];
     const timeout = this.spec.timeout;
-    if (timeout !== undefined) headers["grpc-timeout"] = grpcTimeout(timeout);
+    if (timeout !== undefined) fields.push(["grpc-timeout", grpcTimeout(timeout)]);
     const metadata = this.spec.metadata;
-    if (metadata !== undefined) for (const name of Object.keys(metadata)) headers[name] = metadata[name];
-    return headers;
+    if (metadata !== undefined) for (const name of Object.keys(metadata)) fields.push([name, metadata[name] ?? ""]);
+    return encodeHeaders(fields);
   }
 
-  private onHeaders(headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader): void {
-    this.session.reads++;
+  private onHeaders(headers: Headers): void {
     const httpStatus = headers[":status"];
-    if (httpStatus !== 200) {
+    if (httpStatus !== "200") {
       this.fault("UNEXPECTED_STATUS", `HTTP status ${httpStatus ?? "missing"} instead of 200`, headers);
       return;
     }
@@ -209,13 +228,13 @@ export class GrpcCall implements SessionWaiter {
     this.reply = message;
   }
 
-  private readStatus(headers: http2.IncomingHttpHeaders): void {
+  private readStatus(headers: Headers): void {
     const raw = headers["grpc-status"];
     if (raw === undefined) return;
-    const status = typeof raw === "string" && raw !== "" ? Number(raw) : Number.NaN;
+    const status = raw !== "" ? Number(raw) : Number.NaN;
     this.status = Number.isInteger(status) && status >= 0 ? status : -1;
     const message = headers["grpc-message"];
-    this.statusMessage = typeof message === "string" ? decodeGrpcMessage(message) : "";
+    this.statusMessage = message === undefined ? "" : decodeGrpcMessage(message);
   }
 
   private onClose(): void {
@@ -237,8 +256,10 @@ export class GrpcCall implements SessionWaiter {
   }
 
   private closedWithout(): string {
-    const rst = this.stream?.rstCode;
+    const rst = this.rstCode;
     if (rst !== undefined && rst !== 0) return `stream reset (HTTP/2 error code ${rst})`;
+    const cause = this.streamError ?? this.session.failure;
+    if (cause instanceof Error) return `the connection failed: ${cause.message}`;
     if (!this.decoder.idle) return "the reply was cut off inside a message";
     return "the reply ended without a grpc-status";
   }
@@ -247,14 +268,14 @@ export class GrpcCall implements SessionWaiter {
   private delivery(): Delivery {
     const stream = this.stream;
     if (stream === undefined) return "unsent";
-    if (stream.rstCode === NGHTTP2_REFUSED_STREAM) return "unsent";
+    if (this.rstCode === H2_ERROR.REFUSED_STREAM) return "unsent";
     const last = this.session.goawayLastStreamId;
-    if (last >= 0 && stream.id !== undefined && stream.id > last) return "unsent";
+    if (last >= 0 && stream.id > last) return "unsent";
     return "unknown";
   }
 
   /** The reply is not gRPC as we accept it: stop reading and fail as of unknown outcome. */
-  private fault(code: "MALFORMED_RESPONSE" | "UNEXPECTED_STATUS", what: string, headers: http2.IncomingHttpHeaders | undefined): void {
+  private fault(code: "MALFORMED_RESPONSE" | "UNEXPECTED_STATUS", what: string, headers: Headers | undefined): void {
     const endpoint = this.session.endpoint;
     this.finish(new EtcdError(code, `${endpoint}: ${what}`, { endpoint, delivery: "unknown", response: headers }), undefined);
   }
@@ -272,7 +293,7 @@ export class GrpcCall implements SessionWaiter {
     this.entered = false;
     const stream = this.stream;
     if (stream === undefined) this.session.dequeue(this);
-    else if (!stream.closed) stream.close(NGHTTP2_CANCEL);
+    else if (!stream.closed) stream.reset(H2_ERROR.CANCEL);
     this.session.leave();
   }
 }
@@ -298,6 +319,15 @@ export function failure(session: GrpcSession, cause: unknown, delivery: Delivery
   const sure = code !== undefined && NEVER_SENT.has(code) ? "unsent" : delivery;
   const detail = what ?? `${endpoint}: ${message}${code === undefined ? "" : ` (${code})`}`;
   return new EtcdError("UNAVAILABLE", detail, { endpoint, delivery: sure, cause });
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The headers a call reads, by name; a repeated name keeps its first value. */
+function toHeaders(fields: readonly HeaderField[]): Headers {
+  const headers: Headers = {};
+  for (const [name, value] of fields) headers[name] ??= value;
+  return headers;
 }
 
 function malformed(endpoint: string, what: string, response: unknown): EtcdError {

@@ -12,11 +12,11 @@
  * ms, it PINGs, within the ping policy of etcd's grpc-go server (see `mayPing`), and a PING not
  * acknowledged within `keepAliveTimeout` ms destroys the session as hung.
  */
-import http2 from "node:http2";
 import net from "node:net";
 import { performance } from "node:perf_hooks";
 import tls from "node:tls";
 import type { TlsOptions } from "../options.js";
+import { H2Connection } from "./h2/connection.js";
 
 /** How a session is dialled and kept alive. */
 export interface SessionConfig {
@@ -42,14 +42,17 @@ export type SessionState = "connecting" | "ready" | "draining" | "closed";
 // the previous one and it has written no DATA or HEADERS since; three strikes and it sends GOAWAY
 // too_many_pings. The margin covers delivery jitter between our clock and the server's.
 const MIN_PING_INTERVAL_MS = 5_500;
-const MIB = 1024 * 1024;
 
 /** One HTTP/2 session to one member, with its call queue, stream count and keepalive. */
 export class GrpcSession {
-  /** The node session. */
-  readonly h2: http2.ClientHttp2Session;
+  /** The HTTP/2 connection. */
+  readonly h2: H2Connection;
   /** The member URL. */
   readonly endpoint: string;
+  /** The request's :scheme. */
+  readonly scheme: string;
+  /** The request's :authority (host:port). */
+  readonly authority: string;
   /** See the file comment. */
   state: SessionState = "connecting";
   /** The session's own failure (refused, TLS, GOAWAY with an error, protocol error), if any. */
@@ -81,31 +84,37 @@ export class GrpcSession {
     this.endpoint = endpoint;
     this.config = config;
     this.onGone = onGone;
-    // We dial the socket ourselves: node's http2 session swallows a socket error that arrives
-    // before any stream exists (a TLS 1.3 server refusing a missing client certificate sends its
-    // alert after the handshake looks complete) and then never emits "error" or "close".
-    let socket: net.Socket | undefined;
-    this.h2 = http2.connect(endpoint, {
-      ...connectOptions(endpoint, config),
-      createConnection: () => {
-        socket = dial(endpoint, config);
-        socket.once("error", (error) => {
-          this.fail(error);
-        });
-        return socket;
+    const url = new URL(endpoint);
+    this.scheme = url.protocol === "https:" ? "https" : "http";
+    this.authority = url.host;
+    const socket = dial(endpoint, config);
+    socket.once("error", (error) => {
+      this.fail(error);
+    });
+    if (socket instanceof tls.TLSSocket) {
+      socket.once("secureConnect", () => {
+        // A server that did not choose h2 would read our preface as garbage.
+        if (socket.alpnProtocol !== "h2") this.fail(Object.assign(new Error(`${endpoint} did not negotiate HTTP/2 (ALPN)`), { code: "ERR_H2_ALPN" }));
+      });
+    }
+    let closed!: () => void;
+    this.closed = new Promise((resolve) => {
+      closed = resolve;
+    });
+    this.h2 = new H2Connection(socket, { window: config.window }, {
+      ready: () => {
+        this.onReady();
+      },
+      goaway: (_code, lastStreamId) => {
+        this.goawayLastStreamId = this.goawayLastStreamId < 0 ? lastStreamId : Math.min(this.goawayLastStreamId, lastStreamId);
+        this.drain();
+      },
+      close: (error) => {
+        this.failure ??= error;
+        this.closeNow();
+        closed();
       },
     });
-    this.closed = new Promise((resolve) => {
-      this.h2.once("close", resolve);
-      socket?.once("close", () => {
-        // The socket is gone; if the session never noticed, settle its callers here.
-        setImmediate(() => {
-          this.closeNow();
-          resolve();
-        });
-      });
-    });
-    this.listen();
     this.dialTimer = setTimeout(() => {
       this.fail(Object.assign(new Error(`no HTTP/2 connection within ${config.dialTimeout} ms`), { code: "ETIMEDOUT" }));
     }, config.dialTimeout);
@@ -142,7 +151,7 @@ export class GrpcSession {
 
   /** Releases what `enter` counted; exactly once per call. */
   leave(): void {
-    if (--this.active === 0 && !this.h2.destroyed) this.h2.unref();
+    if (--this.active === 0) this.h2.unref();
   }
 
   /** Destroys the session at the client's request; resolves once it is closed. */
@@ -152,34 +161,17 @@ export class GrpcSession {
     return this.closed;
   }
 
-  private listen(): void {
-    const h2 = this.h2;
-    h2.once("connect", () => {
-      // The connection-level window; the stream-level one went out in our SETTINGS.
-      if (this.config.window > 65_535) h2.setLocalWindowSize(this.config.window);
-    });
-    h2.once("remoteSettings", () => {
-      if (this.state !== "connecting") return;
-      this.state = "ready";
-      clearTimeout(this.dialTimer);
-      this.dialTimer = undefined;
-      const waiting = this.waiting;
-      this.waiting = [];
-      for (const w of waiting) w.start();
-    });
-    h2.on("goaway", (_code: number, lastStreamId: number) => {
-      this.goawayLastStreamId = this.goawayLastStreamId < 0 ? lastStreamId : Math.min(this.goawayLastStreamId, lastStreamId);
-      this.drain();
-    });
-    h2.on("error", (error: unknown) => {
-      this.failure ??= error;
-    });
-    h2.once("close", () => {
-      this.closeNow();
-    });
+  private onReady(): void {
+    if (this.state !== "connecting") return;
+    this.state = "ready";
+    clearTimeout(this.dialTimer);
+    this.dialTimer = undefined;
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) w.start();
   }
 
-  /** The session is closed (its own "close", or its socket's when node's session stays silent). */
+  /** The connection's socket closed. */
   private closeNow(): void {
     if (this.state === "closed") return;
     this.drain();
@@ -201,7 +193,7 @@ export class GrpcSession {
     this.failure ??= error;
     this.drain();
     this.failQueued(error);
-    if (!this.h2.destroyed) this.h2.destroy();
+    this.h2.destroy(error);
   }
 
   private failQueued(error: unknown): void {
@@ -242,15 +234,6 @@ export class GrpcSession {
     }, this.config.keepAliveTimeout);
     this.pingTimer.unref();
   }
-}
-
-function connectOptions(_endpoint: string, config: SessionConfig): http2.ClientSessionOptions {
-  return {
-    settings: { enablePush: false, initialWindowSize: config.window },
-    // Node refuses new streams once a session buffers more than this; with large windows a few
-    // big replies in flight would otherwise exceed the 10 MB default.
-    maxSessionMemory: Math.max(10, Math.ceil((4 * config.window) / MIB)),
-  };
 }
 
 /** Opens the TCP (and, for https, TLS with ALPN h2) connection, with TCP keepalive as go-etcd's transport had. */

@@ -1,12 +1,15 @@
 /**
- * The v3 transport: gRPC over `node:http2`, the only code of the v3 client that opens sockets.
+ * The v3 transport: gRPC over our own HTTP/2 connection (`h2/`), the only code of the v3 client
+ * that opens sockets.
  * One main HTTP/2 session per member carries every call and stream, and a second one per member
  * carries only health probes, so a probe never queues behind calls stuck on a hung member.
  *
  * As in the v2 transport (`http.ts`), every failure becomes an `EtcdError` whose `delivery` says
  * whether the request could have reached the server; the engine's retry rule reads nothing else.
- * The pieces: framing in `grpc-frame.ts`, a session's states and keepalive in `grpc-session.ts`,
- * a call's states and error mapping in `grpc-call.ts`.
+ * The pieces: HTTP/2 itself in `h2/` (frames, HPACK, the connection), gRPC message framing in
+ * `grpc-frame.ts`, a session's states and keepalive in `grpc-session.ts`, a call's states and
+ * error mapping in `grpc-call.ts`. We left node:http2 because its per-stream machinery cost
+ * about half of the client's CPU per call (docs/performance.md).
  */
 import { EtcdError } from "../errors.js";
 import type { TlsOptions } from "../options.js";

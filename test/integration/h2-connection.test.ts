@@ -1,0 +1,127 @@
+/**
+ * Our HTTP/2 connection against node's own HTTP/2 server (nghttp2), for what etcd rarely or
+ * never does: a low SETTINGS_MAX_CONCURRENT_STREAMS, padded frames, a header block split into
+ * CONTINUATION frames, replies and requests far larger than the flow-control windows, pings
+ * answered by the server, and a server that breaks the protocol.
+ */
+import assert from "node:assert/strict";
+import http2 from "node:http2";
+import net from "node:net";
+import { after, describe, it } from "node:test";
+import { EtcdError } from "../../src/errors.js";
+import { GrpcTransport } from "../../src/transport/grpc.js";
+import { encodeFrame } from "../../src/transport/grpc-frame.js";
+
+const never = new AbortController().signal;
+const OK_HEADERS = { ":status": 200, "content-type": "application/grpc" };
+
+/** A node HTTP/2 server that echoes each request body back as one gRPC message. */
+async function echoServer(options: http2.ServerOptions, trailers: Record<string, string> = { "grpc-status": "0" }, delayMs = 0): Promise<{ url: string; server: http2.Http2Server; peak: () => number }> {
+  const server = http2.createServer(options);
+  let open = 0;
+  let peak = 0;
+  server.on("stream", (stream) => {
+    open++;
+    peak = Math.max(peak, open);
+    stream.on("close", () => open--);
+    stream.on("error", () => undefined);
+    const chunks: Buffer[] = [];
+    stream.on("data", (c: Buffer) => chunks.push(c));
+    stream.on("end", () => {
+      // The request is one framed message; reply with its payload, framed again.
+      const body = Buffer.concat(chunks).subarray(5);
+      setTimeout(() => {
+        stream.respond(OK_HEADERS, { waitForTrailers: true });
+        stream.on("wantTrailers", () => {
+          stream.sendTrailers(trailers);
+        });
+        stream.end(encodeFrame(body));
+      }, delayMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, server, peak: () => peak };
+}
+
+describe("HTTP/2 connection against node's HTTP/2 server", () => {
+  const transports: GrpcTransport[] = [];
+  const servers: http2.Http2Server[] = [];
+  const transport = (): GrpcTransport => {
+    const t = new GrpcTransport({ dialTimeout: 2_000, keepAlive: 1_000 });
+    transports.push(t);
+    return t;
+  };
+  after(async () => {
+    await Promise.all(transports.map((t) => t.close()));
+    for (const s of servers) s.close();
+  });
+
+  it("calls beyond SETTINGS_MAX_CONCURRENT_STREAMS wait for a slot, and all complete", async () => {
+    const s = await echoServer({ settings: { maxConcurrentStreams: 3 } }, undefined, 20);
+    servers.push(s.server);
+    const t = transport();
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => t.unary(s.url, "/t.S/Echo", Buffer.from(`m${i}`), { signal: new AbortController().signal })));
+    assert.deepEqual(
+      replies.map((r) => Buffer.from(r).toString()),
+      Array.from({ length: 20 }, (_, i) => `m${i}`),
+    );
+    assert.ok(s.peak() <= 3, `the server saw ${s.peak()} streams at once`);
+  });
+
+  it("a 3 MiB request and its 3 MiB reply cross 64 KiB windows in both directions", async () => {
+    const s = await echoServer({ settings: { initialWindowSize: 65_535 } });
+    servers.push(s.server);
+    const big = Buffer.alloc(3 * 1024 * 1024);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+    const t = transport();
+    const [a, b] = await Promise.all([t.unary(s.url, "/t.S/Echo", big, { signal: never }), t.unary(s.url, "/t.S/Echo", big.subarray(1), { signal: never })]);
+    assert.ok(Buffer.from(a).equals(big));
+    assert.ok(Buffer.from(b).equals(big.subarray(1)));
+  });
+
+  it("padded HEADERS and DATA frames are read", async () => {
+    const s = await echoServer({ paddingStrategy: http2.constants.PADDING_STRATEGY_MAX });
+    servers.push(s.server);
+    const reply = await transport().unary(s.url, "/t.S/Echo", Buffer.from("padded"), { signal: never });
+    assert.equal(Buffer.from(reply).toString(), "padded");
+  });
+
+  it("trailers larger than one frame arrive in CONTINUATION frames", async () => {
+    const long = "x".repeat(40_000);
+    const s = await echoServer({ maxSendHeaderBlockLength: 100_000 }, { "grpc-status": "3", "grpc-message": long });
+    servers.push(s.server);
+    try {
+      await transport().unary(s.url, "/t.S/Echo", Buffer.from("a"), { signal: never });
+      assert.fail("expected a rejection");
+    } catch (error) {
+      assert.ok(error instanceof EtcdError);
+      assert.equal(error.status, 3);
+      assert.equal(error.serverMessage?.length, long.length);
+    }
+  });
+
+  it("a frame larger than our SETTINGS_MAX_FRAME_SIZE fails the call as a protocol error", async () => {
+    const server = net.createServer((socket) => {
+      socket.once("data", () => {
+        // SETTINGS (empty), then a DATA frame claiming 20,000 bytes on stream 1.
+        const settings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+        const data = Buffer.from([0, 0x4e, 0x20, 0, 0, 0, 0, 0, 1]);
+        socket.write(Buffer.concat([settings, data, Buffer.alloc(100)]));
+      });
+      socket.on("error", () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      await transport().unary(`http://127.0.0.1:${port}`, "/t.S/Echo", Buffer.from("a"), { signal: never });
+      assert.fail("expected a rejection");
+    } catch (error) {
+      assert.ok(error instanceof EtcdError, String(error));
+      assert.equal(error.code, "UNAVAILABLE");
+      assert.match(error.message, /SETTINGS_MAX_FRAME_SIZE|protocol/);
+    } finally {
+      server.close();
+    }
+  });
+});
