@@ -174,21 +174,15 @@ export class GrpcCall implements SessionWaiter, H2StreamHandler {
   }
 
   private headerBlock(): Buffer {
-    const session = this.session;
-    const fields: HeaderField[] = [
-      [":method", "POST"],
-      [":scheme", session.scheme],
-      [":path", this.spec.path],
-      [":authority", session.authority],
-      ["content-type", "application/grpc"],
-      ["te", "trailers"],
-      ["user-agent", "etcd-ts"],
-    ];
+    // HPACK literals that touch no table concatenate freely: a cached block per method, plus the per-call fields.
+    const base = this.session.requestHeaders(this.spec.path);
     const timeout = this.spec.timeout;
-    if (timeout !== undefined) fields.push(["grpc-timeout", grpcTimeout(timeout)]);
     const metadata = this.spec.metadata;
+    if (timeout === undefined && metadata === undefined) return base;
+    const fields: HeaderField[] = [];
+    if (timeout !== undefined) fields.push(["grpc-timeout", grpcTimeout(timeout)]);
     if (metadata !== undefined) for (const name of Object.keys(metadata)) fields.push([name, metadata[name] ?? ""]);
-    return encodeHeaders(fields);
+    return Buffer.concat([base, encodeHeaders(fields)]);
   }
 
   private onHeaders(headers: Headers): void {

@@ -17,6 +17,7 @@ import { performance } from "node:perf_hooks";
 import tls from "node:tls";
 import type { TlsOptions } from "../options.js";
 import { H2Connection } from "./h2/connection.js";
+import { encodeHeaders } from "./h2/hpack.js";
 
 /** How a session is dialled and kept alive. */
 export interface SessionConfig {
@@ -66,6 +67,7 @@ export class GrpcSession {
   /** Frames (HEADERS or DATA) received on any stream; bumped by calls, read by the keepalive. */
   reads = 0;
   private active = 0;
+  private readonly headerBlocks = new Map<string, Buffer>();
   private waiting: SessionWaiter[] = [];
   private readonly config: SessionConfig;
   private readonly onGone: (session: GrpcSession) => void;
@@ -123,6 +125,24 @@ export class GrpcSession {
       this.tick();
     }, Math.max(25, Math.min(1_000, config.keepAlive / 4)));
     this.ticker.unref();
+  }
+
+  /** The encoded request headers every call to `path` starts with, built once per method. */
+  requestHeaders(path: string): Buffer {
+    let block = this.headerBlocks.get(path);
+    if (block === undefined) {
+      block = encodeHeaders([
+        [":method", "POST"],
+        [":scheme", this.scheme],
+        [":path", path],
+        [":authority", this.authority],
+        ["content-type", "application/grpc"],
+        ["te", "trailers"],
+        ["user-agent", "etcd-ts"],
+      ]);
+      this.headerBlocks.set(path, block);
+    }
+    return block;
   }
 
   /** True while new calls may use it. */
