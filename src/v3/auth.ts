@@ -40,7 +40,7 @@ import {
 } from "./gen/etcdserverpb.js";
 import { header, invalid, rangeEndOf, toKey } from "./convert.js";
 import { METHODS } from "./methods.js";
-import { callOptions, decode, type Decoder, type Encoder, type UnarySpec, type V3Rpc } from "./rpc.js";
+import { type Decoder, type Encoder, type UnarySpec, type V3Rpc } from "./rpc.js";
 import type { Bytes, RangeOptions, ResponseHeader } from "./types.js";
 
 /** What a key permission allows. */
@@ -132,6 +132,8 @@ function spec<Req, Res>(name: string, path: string, repeat: Repeat, request: Enc
 
 const HEADER_ONLY = AuthHeaderResponse;
 const ENABLE = spec("auth.enable", METHODS.authEnable, "idempotent", AuthEnableRequest, AuthEnableResponse);
+/** Authenticate, sent without a token; a token request changes nothing a second copy could undo, so it is re-sent like a read. */
+export const AUTHENTICATE = spec("auth.authenticate", METHODS.authenticate, "read", AuthenticateRequest, AuthenticateResponse);
 const DISABLE = spec("auth.disable", METHODS.authDisable, "idempotent", AuthDisableRequest, AuthDisableResponse);
 const USER_ADD = spec("auth.users.add", METHODS.userAdd, "once", AuthUserAddRequest, HEADER_ONLY);
 const USER_GET = spec("auth.users.get", METHODS.userGet, "read", AuthUserGetRequest, AuthUserGetResponse);
@@ -219,17 +221,7 @@ export class V3Auth {
    * credentials: the request carries no token.
    */
   async authenticate(user: string, secret: string, options?: CallOptions): Promise<AuthenticateResult> {
-    const bytes = AuthenticateRequest.encode({ name: name(user, "user"), password: password(secret) }).finish();
-    const transport = this.#rpc.transport;
-    const reply = await this.#rpc.engine.execute(
-      {
-        name: "auth.authenticate",
-        // A token request changes nothing a second copy could undo.
-        repeat: "read",
-        run: async (endpoint, signal) => decode(AuthenticateResponse, await transport.unary(endpoint, METHODS.authenticate, bytes, { signal }), endpoint),
-      },
-      callOptions(options),
-    );
+    const reply = await this.#rpc.withoutToken().call(AUTHENTICATE, { name: name(user, "user"), password: password(secret) }, options);
     return { header: header(reply.header), token: reply.token };
   }
 }

@@ -31,8 +31,6 @@ import {
   txnServedLocally,
 } from "./convert.js";
 import {
-  AuthenticateRequest,
-  AuthenticateResponse,
   CompactionRequest,
   CompactionResponse,
   DeleteRangeRequest,
@@ -49,7 +47,7 @@ import {
 import { METHODS } from "./methods.js";
 import { V3Rpc, type UnarySpec } from "./rpc.js";
 import { TokenSource } from "./tokens.js";
-import { V3Auth } from "./auth.js";
+import { AUTHENTICATE, V3Auth } from "./auth.js";
 import { V3Cluster } from "./cluster.js";
 import { V3Lease } from "./lease.js";
 import { V3Maintenance } from "./maintenance.js";
@@ -88,14 +86,6 @@ const COMPACT: UnarySpec<CompactionRequest, CompactionResponse> = {
   repeat: "once",
   request: CompactionRequest,
   response: CompactionResponse,
-};
-// A token request has no effect a second copy could undo, so it is re-sent like a read.
-const AUTHENTICATE: UnarySpec<AuthenticateRequest, AuthenticateResponse> = {
-  name: "authenticate",
-  path: METHODS.authenticate,
-  repeat: "read",
-  request: AuthenticateRequest,
-  response: AuthenticateResponse,
 };
 const MEMBER_LIST: UnarySpec<MemberListRequest, MemberListResponse> = {
   name: "memberList",
@@ -148,19 +138,12 @@ export class EtcdV3Client {
       probeTimeout: options.probeTimeout,
     });
     const credentials = options.auth;
+    const bare = new V3Rpc(this.#engine, this.#transport, undefined);
     const tokens =
       credentials === undefined
         ? undefined
         : new TokenSource(async (signal) => {
-            const request = { name: credentials.username, password: credentials.password };
-            const reply = await this.#engine.execute({
-              name: AUTHENTICATE.name,
-              repeat: AUTHENTICATE.repeat,
-              run: async (endpoint, attemptSignal) => {
-                const bytes = AuthenticateRequest.encode(request).finish();
-                return AuthenticateResponse.decode(await this.#transport.unary(endpoint, AUTHENTICATE.path, bytes, { signal: attemptSignal }));
-              },
-            }, { signal });
+            const reply = await bare.call(AUTHENTICATE, { name: credentials.username, password: credentials.password }, { signal });
             return reply.token;
           });
     const rpc = new V3Rpc(this.#engine, this.#transport, tokens);

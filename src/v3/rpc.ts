@@ -69,6 +69,11 @@ export class V3Rpc {
     return this.engine.execute(operation, callOptions(options));
   }
 
+  /** This engine and transport without the token (Authenticate must go out bare). */
+  withoutToken(): V3Rpc {
+    return this.tokens === undefined ? this : new V3Rpc(this.engine, this.transport, undefined);
+  }
+
   /** Sends one request to one given member, not retried elsewhere (status, defragment, hashKV of a member). */
   async callMember<Req, Res>(endpoint: string, spec: UnarySpec<Req, Res>, request: Req, options: CallOptions | undefined): Promise<Res> {
     const bytes = encode(spec.request, request);
