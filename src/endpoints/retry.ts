@@ -50,3 +50,26 @@ export function backoffDelay(attempt: number, members: number, random: () => num
 export function retryContext(attempt: number, endpoint: string, error: EtcdError, members: number, repeat: Repeat): RetryContext {
   return { attempt, endpoint, error, response: error.response, members, repeat, safe: canRetry(error, repeat) };
 }
+
+/**
+ * The wait before a long-lived poll or stream (watch, lease keep-alive) reconnects after failing
+ * `step` times in a row: capped exponential with jitter, so that many clients do not reconnect
+ * in step after a member dies.
+ */
+export function reconnectDelay(step: number, base: number, cap: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(cap, base * 2 ** Math.min(Math.max(step, 0), 10));
+  return ceiling / 2 + random() * (ceiling / 2);
+}
+
+/** Waits `ms`, or less once `signal` aborts; never rejects, so a stopped loop just sees its signal. */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

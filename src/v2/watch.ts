@@ -15,6 +15,7 @@
 import { setMaxListeners } from "node:events";
 import { EtcdError } from "../errors.js";
 import type { EndpointEngine, Operation } from "../endpoints/engine.js";
+import { pause, reconnectDelay } from "../endpoints/retry.js";
 import type { HttpTransport } from "../transport/http.js";
 import { decodeKeyReply, encodeKeyPath, encodeParams } from "../codec/v2.js";
 import type { V2Node, V2Response } from "./types.js";
@@ -93,7 +94,7 @@ export async function* watchV2(ctx: WatchContext, key: string, options: WatchOpt
         }
         if (!error.memberFailure && error.code !== "UNAVAILABLE" && error.code !== "TIMEOUT") throw error;
         failures++;
-        await pause(Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** failures), stop.signal);
+        await pause(reconnectDelay(failures, BACKOFF_BASE_MS, BACKOFF_CAP_MS), stop.signal);
         continue;
       }
       // An empty 200 means the server ended the poll without an event: ask again from the same index.
@@ -159,18 +160,6 @@ function clearedError(error: EtcdError, asked: number): EtcdError {
       cause: error,
     },
   );
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** A signal for "the client closed" that any number of watches may listen to without warnings. */

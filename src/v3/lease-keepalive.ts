@@ -25,6 +25,7 @@
  */
 import { EtcdError } from "../errors.js";
 import type { Operation } from "../endpoints/engine.js";
+import { pause, reconnectDelay } from "../endpoints/retry.js";
 import type { GrpcStream, Metadata } from "../transport/grpc.js";
 import { invalid, optionsOf, toInt64 } from "./convert.js";
 import { LeaseKeepAliveRequest, LeaseKeepAliveResponse } from "./gen/etcdserverpb.js";
@@ -370,7 +371,7 @@ export class KeepAliveManager {
       // A stream that got renewals through proved the cluster works: reconnect at once.
       failures = this.#progressed ? 0 : failures + 1;
       this.#progressed = false;
-      if (end !== "idle" && failures > 0) await pause(backoff(failures), this.#stop.signal);
+      if (end !== "idle" && failures > 0) await pause(reconnectDelay(failures - 1, BACKOFF_BASE_MS, BACKOFF_CAP_MS), this.#stop.signal);
     }
   }
 
@@ -511,19 +512,3 @@ export function asEtcdError(error: unknown, endpoint: string | undefined): EtcdE
   return new EtcdError("UNAVAILABLE", `the keep-alive stream failed: ${String(error)}`, { endpoint, delivery: "unknown", cause: error });
 }
 
-function backoff(failures: number): number {
-  const ms = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(failures - 1, 10));
-  return ms / 2 + Math.random() * (ms / 2);
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}

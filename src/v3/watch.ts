@@ -22,6 +22,7 @@
  */
 import { EtcdError } from "../errors.js";
 import type { Operation } from "../endpoints/engine.js";
+import { pause, reconnectDelay } from "../endpoints/retry.js";
 import type { Metadata } from "../transport/grpc.js";
 import { rangeEndOf, toInt64, toKey } from "./convert.js";
 import type { WatchCreateRequest } from "./gen/etcdserverpb.js";
@@ -269,7 +270,7 @@ export class WatchManager {
         this.progressed = false;
         failures = 0;
         // A refreshed token that is rejected again must not spin: back off like a failure.
-        if (restarts > 1) await pause(backoff(restarts), this.#stop.signal);
+        if (restarts > 1) await pause(reconnectDelay(restarts, BACKOFF_BASE_MS, BACKOFF_CAP_MS), this.#stop.signal);
       } catch (error) {
         if (this.#stop.signal.aborted) return;
         if (!(error instanceof EtcdError) || (!error.memberFailure && FATAL.has(error.code))) {
@@ -279,7 +280,7 @@ export class WatchManager {
         }
         failures = this.progressed ? 1 : failures + 1;
         this.progressed = false;
-        await pause(backoff(failures), this.#stop.signal);
+        await pause(reconnectDelay(failures, BACKOFF_BASE_MS, BACKOFF_CAP_MS), this.#stop.signal);
       }
     }
   }
@@ -313,20 +314,3 @@ function createRequest(key: Bytes, options: V3WatchOptions): WatchCreateRequest 
   };
 }
 
-
-function backoff(failures: number): number {
-  const ms = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(failures, 10));
-  return ms / 2 + Math.random() * (ms / 2);
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
