@@ -7,7 +7,7 @@
  * matching by token keeps that late event from being taken for the next write's.
  */
 import { countError, type ErrorCounts } from "./errors.js";
-import { max, quantile } from "./stats.js";
+import { max, quantile, sleep } from "./stats.js";
 
 /** How long a write's event may take before it counts as lost. */
 const EVENT_TIMEOUT_MS = 10_000;
@@ -118,4 +118,58 @@ export function collect(): NodeJS.MemoryUsage {
   gc?.();
   gc?.();
   return process.memoryUsage();
+}
+
+/** The watch-scale figures both children measure the same way. */
+export interface WatchMeasures {
+  readonly establishMs: number;
+  readonly heapDeltaBytes: number;
+  readonly rssDeltaBytes: number;
+  readonly sequential: { readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number; readonly n: number };
+  readonly burst: { readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number; readonly totalMs: number; readonly n: number };
+  /** Successful writes whose event never arrived. */
+  readonly lost: number;
+  /** Writes that failed, by code (their events are not waited for). */
+  readonly writeErrors: ErrorCounts;
+}
+
+/**
+ * Starts one watch per index, then: a warm-up round that proves every watch is live (each sees
+ * its key's first write), memory once idle, writes one at a time on a sample, and a burst with
+ * `burstConcurrency` in flight; finally aborts `stop` and waits for the watches to end.
+ */
+export async function measureWatches(
+  spec: { readonly watches: number; readonly samples: number; readonly burstConcurrency: number },
+  arrivals: Arrivals,
+  stop: AbortController,
+  watch: (i: number) => Promise<void>,
+  write: (i: number, token: string) => Promise<unknown>,
+): Promise<WatchMeasures> {
+  const all = Array.from({ length: spec.watches }, (_, i) => i);
+  await sleep(200);
+  const before = collect();
+  const started = performance.now();
+  const loops = all.map(watch);
+  const warm = await writeAll(all, spec.burstConcurrency, arrivals, write);
+  const establishMs = performance.now() - started;
+  await sleep(500);
+  const idle = collect();
+  const sample = Array.from({ length: Math.min(spec.samples, spec.watches) }, (_, s) => Math.floor((s * spec.watches) / spec.samples));
+  const sequential = await writeAll(sample, 1, arrivals, write);
+  const burstStart = performance.now();
+  const burst = await writeAll(all, spec.burstConcurrency, arrivals, write);
+  const burstMs = performance.now() - burstStart;
+  stop.abort();
+  await Promise.all(loops);
+  const writeErrors: ErrorCounts = {};
+  for (const w of [warm, sequential, burst]) addErrors(writeErrors, w.writeErrors);
+  return {
+    establishMs,
+    heapDeltaBytes: idle.heapUsed - before.heapUsed,
+    rssDeltaBytes: idle.rss - before.rss,
+    sequential: summary(sequential.latencies),
+    burst: { ...summary(burst.latencies), totalMs: burstMs },
+    lost: [...warm.latencies, ...sequential.latencies, ...burst.latencies].filter((l) => !Number.isFinite(l)).length,
+    writeErrors,
+  };
 }

@@ -6,9 +6,8 @@
  */
 import { setMaxListeners } from "node:events";
 import { countError, type ErrorCounts } from "./errors.js";
-import { sleep } from "./stats.js";
 import { loadV3, NO_V3_EXIT } from "./v3.js";
-import { addErrors, Arrivals, collect, summary, writeAll } from "./watch-common.js";
+import { Arrivals, measureWatches } from "./watch-common.js";
 import type { WatchResult, WatchSpec } from "./watch-scale.js";
 
 async function main(): Promise<void> {
@@ -36,39 +35,11 @@ async function main(): Promise<void> {
     }
   };
   const write = (i: number, token: string): Promise<unknown> => client.put(key(i), token);
-  const all = Array.from({ length: spec.watches }, (_, i) => i);
   // An explicit start revision: every write after it is delivered, however late its watch is created.
   const from = (await client.put(`${spec.prefix}/v3w-start`, "x")).header.revision + 1n;
-  await sleep(200);
-  const before = collect();
-  const started = performance.now();
-  const loops = all.map((i) => watchLoop(i, from));
-  const warm = await writeAll(all, spec.burstConcurrency, arrivals, write);
-  const establishMs = performance.now() - started;
-  await sleep(500);
-  const idle = collect();
-  const sample = Array.from({ length: Math.min(spec.samples, spec.watches) }, (_, s) => Math.floor((s * spec.watches) / spec.samples));
-  const sequential = await writeAll(sample, 1, arrivals, write);
-  const burstStart = performance.now();
-  const burst = await writeAll(all, spec.burstConcurrency, arrivals, write);
-  const burstMs = performance.now() - burstStart;
-  stop.abort();
-  await Promise.all(loops);
+  const measures = await measureWatches(spec, arrivals, stop, (i) => watchLoop(i, from), write);
   await client.close();
-  const writeErrors: ErrorCounts = {};
-  for (const w of [warm, sequential, burst]) addErrors(writeErrors, w.writeErrors);
-  const result: WatchResult = {
-    api: "v3",
-    watches: spec.watches,
-    establishMs,
-    heapDeltaBytes: idle.heapUsed - before.heapUsed,
-    rssDeltaBytes: idle.rss - before.rss,
-    sequential: summary(sequential.latencies),
-    burst: { ...summary(burst.latencies), totalMs: burstMs },
-    lost: [...warm.latencies, ...sequential.latencies, ...burst.latencies].filter((l) => !Number.isFinite(l)).length,
-    writeErrors,
-    watchErrors,
-  };
+  const result: WatchResult = { api: "v3", watches: spec.watches, ...measures, watchErrors };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

@@ -7,8 +7,7 @@
 import { setMaxListeners } from "node:events";
 import { EtcdV2Client } from "../../src/index.js";
 import { countError, type ErrorCounts } from "./errors.js";
-import { sleep } from "./stats.js";
-import { addErrors, Arrivals, collect, summary, writeAll } from "./watch-common.js";
+import { Arrivals, measureWatches, type WatchMeasures } from "./watch-common.js";
 
 /** What the parent asks for. */
 export interface WatchSpec {
@@ -23,19 +22,10 @@ export interface WatchSpec {
 }
 
 /** What the child prints (one JSON line). */
-export interface WatchResult {
+export interface WatchResult extends WatchMeasures {
   /** "v2" (1,000 long polls) or "v3" (watchers on the client's gRPC watch stream). */
   readonly api: "v2" | "v3";
   readonly watches: number;
-  readonly establishMs: number;
-  readonly heapDeltaBytes: number;
-  readonly rssDeltaBytes: number;
-  readonly sequential: { readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number; readonly n: number };
-  readonly burst: { readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number; readonly totalMs: number; readonly n: number };
-  /** Successful writes whose event never arrived. */
-  readonly lost: number;
-  /** Writes that failed, by code (their events are not waited for). */
-  readonly writeErrors: ErrorCounts;
   /** Watches that ended with an error, by code. */
   readonly watchErrors: ErrorCounts;
   /** v2 only: watches whose history was cleared (etcd keeps 1,000 events) and that resynced from a snapshot. */
@@ -67,41 +57,11 @@ async function main(): Promise<void> {
     }
   };
   const write = (i: number, token: string): Promise<unknown> => client.set(`${spec.prefix}/w${i}`, token);
-  const all = Array.from({ length: spec.watches }, (_, i) => i);
   // An explicit start index: every write after it is delivered, however late its poll starts.
   const from = (await client.set(`${spec.prefix}/w-start`, "x")).etcdIndex + 1;
-  await sleep(200);
-  const before = collect();
-  const started = performance.now();
-  const loops = all.map((i) => watchLoop(i, from));
-  // Round 0 proves every watch is live (each sees its key's first write) and warms the path.
-  const warm = await writeAll(all, spec.burstConcurrency, arrivals, write);
-  const establishMs = performance.now() - started;
-  await sleep(500);
-  const idle = collect();
-  const sample = Array.from({ length: Math.min(spec.samples, spec.watches) }, (_, s) => Math.floor((s * spec.watches) / spec.samples));
-  const sequential = await writeAll(sample, 1, arrivals, write);
-  const burstStart = performance.now();
-  const burst = await writeAll(all, spec.burstConcurrency, arrivals, write);
-  const burstMs = performance.now() - burstStart;
-  stop.abort();
-  await Promise.all(loops);
+  const measures = await measureWatches(spec, arrivals, stop, (i) => watchLoop(i, from), write);
   await client.close();
-  const writeErrors: ErrorCounts = {};
-  for (const w of [warm, sequential, burst]) addErrors(writeErrors, w.writeErrors);
-  const result: WatchResult = {
-    api: "v2",
-    watches: spec.watches,
-    establishMs,
-    heapDeltaBytes: idle.heapUsed - before.heapUsed,
-    rssDeltaBytes: idle.rss - before.rss,
-    sequential: summary(sequential.latencies),
-    burst: { ...summary(burst.latencies), totalMs: burstMs },
-    lost: [...warm.latencies, ...sequential.latencies, ...burst.latencies].filter((l) => !Number.isFinite(l)).length,
-    writeErrors,
-    watchErrors,
-    resyncs,
-  };
+  const result: WatchResult = { api: "v2", watches: spec.watches, ...measures, watchErrors, resyncs };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

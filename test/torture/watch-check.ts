@@ -39,58 +39,73 @@ export interface Recorder {
   stop(): Promise<void>;
 }
 
-/** Records a recursive v2 watch until stopped. */
-export class WatchRecorder implements Recorder {
+/** What both recorders share: the delivered events, how far the watch got, and stopping it. */
+export abstract class RecorderBase implements Recorder {
   /** Events in delivery order. */
   readonly events: SeenEvent[] = [];
-  /** Index ranges lost to a cleared history. */
+  /** Index ranges the watch could not deliver. */
   readonly gaps: Gap[] = [];
   /** Why the watch ended, if it ended by itself. */
   error: string | undefined;
+  /** The highest index delivered (or skipped) so far. */
+  protected last = 0;
   readonly #stop = new AbortController();
   #done: Promise<void> = Promise.resolve();
-  #last = 0;
 
-  /** Starts watching `prefix` recursively from `fromIndex`. */
-  start(client: EtcdV2Client, prefix: string, fromIndex: number): void {
-    this.#last = fromIndex - 1;
+  /** Runs `watch` (which records into `events`) from index `from`, keeping its error as text. */
+  protected run(from: number, watch: (signal: AbortSignal) => Promise<void>): void {
+    this.last = from - 1;
     this.#done = (async () => {
       try {
-        const events = client.watch(prefix, { recursive: true, waitIndex: fromIndex, signal: this.#stop.signal, onCleared: "resync" });
-        for await (const ev of events) {
-          if (ev.action === "resync") {
-            this.gaps.push({ from: this.#last + 1, to: ev.etcdIndex });
-            this.#last = ev.etcdIndex;
-            continue;
-          }
-          const index = ev.node?.modifiedIndex ?? 0;
-          this.events.push({ action: ev.action, key: ev.node?.key ?? "", value: ev.node?.value, index });
-          this.#last = Math.max(this.#last, index);
-        }
+        await watch(this.#stop.signal);
+        if (!this.#stop.signal.aborted) this.error = "the watch ended by itself";
       } catch (error) {
-        this.error = error instanceof Error ? error.message : String(error);
+        this.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       }
     })();
   }
 
+  /** Appends one event and moves the high-water mark. */
+  protected record(event: SeenEvent): void {
+    this.events.push(event);
+    this.last = Math.max(this.last, event.index);
+  }
+
   /** The highest index delivered (or skipped) so far. */
   get lastIndex(): number {
-    return this.#last;
+    return this.last;
   }
 
   /** Waits until the watch has reached `index`, for at most `ms`; true if it did. */
   async reach(index: number, ms: number): Promise<boolean> {
     const until = performance.now() + ms;
-    while (this.#last < index && this.error === undefined && performance.now() < until) {
+    while (this.last < index && this.error === undefined && performance.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    return this.#last >= index;
+    return this.last >= index;
   }
 
   /** Ends the watch and waits for it. */
   async stop(): Promise<void> {
     this.#stop.abort();
     await this.#done;
+  }
+}
+
+/** Records a recursive v2 watch until stopped; a cleared history is recorded as a gap. */
+export class WatchRecorder extends RecorderBase {
+  /** Starts watching `prefix` recursively from `fromIndex`. */
+  start(client: EtcdV2Client, prefix: string, fromIndex: number): void {
+    this.run(fromIndex, async (signal) => {
+      for await (const ev of client.watch(prefix, { recursive: true, waitIndex: fromIndex, signal, onCleared: "resync" })) {
+        if (ev.action === "resync") {
+          this.gaps.push({ from: this.last + 1, to: ev.etcdIndex });
+          this.last = ev.etcdIndex;
+          continue;
+        }
+        this.record({ action: ev.action, key: ev.node?.key ?? "", value: ev.node?.value, index: ev.node?.modifiedIndex ?? 0 });
+      }
+    });
   }
 }
 

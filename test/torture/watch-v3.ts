@@ -5,54 +5,17 @@
  * no gaps, and any error that ends it fails the run.
  */
 import type { EtcdV3Client } from "../../src/index.js";
-import type { Gap, Recorder, SeenEvent } from "./watch-check.js";
+import { RecorderBase } from "./watch-check.js";
 
 /** Records a v3 prefix watch until stopped. */
-export class WatchRecorderV3 implements Recorder {
-  /** Events in delivery order. */
-  readonly events: SeenEvent[] = [];
-  /** Always empty: see the file's comment. */
-  readonly gaps: readonly Gap[] = [];
-  /** Why the watch ended, if it ended by itself. */
-  error: string | undefined;
-  readonly #stop = new AbortController();
-  #done: Promise<void> = Promise.resolve();
-  #last = 0;
-
+export class WatchRecorderV3 extends RecorderBase {
   /** Starts watching every key under `prefix` (as a string prefix) from revision `fromRevision`. */
   start(client: EtcdV3Client, prefix: string, fromRevision: number): void {
-    this.#last = fromRevision - 1;
-    this.#done = (async () => {
-      try {
-        for await (const ev of client.watch(prefix, { prefix: true, startRevision: fromRevision, signal: this.#stop.signal })) {
-          const index = Number(ev.kv.modRevision);
-          this.events.push({ action: ev.type, key: ev.kv.key.toString("utf8"), value: ev.type === "put" ? ev.kv.value.toString("utf8") : undefined, index });
-          this.#last = Math.max(this.#last, index);
-        }
-        if (!this.#stop.signal.aborted) this.error = "the watch ended by itself";
-      } catch (error) {
-        this.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    this.run(fromRevision, async (signal) => {
+      for await (const ev of client.watch(prefix, { prefix: true, startRevision: fromRevision, signal })) {
+        const value = ev.type === "put" ? ev.kv.value.toString("utf8") : undefined;
+        this.record({ action: ev.type, key: ev.kv.key.toString("utf8"), value, index: Number(ev.kv.modRevision) });
       }
-    })();
-  }
-
-  /** The highest revision delivered so far. */
-  get lastIndex(): number {
-    return this.#last;
-  }
-
-  /** Waits until the watch has reached revision `index`, for at most `ms`; true if it did. */
-  async reach(index: number, ms: number): Promise<boolean> {
-    const until = performance.now() + ms;
-    while (this.#last < index && this.error === undefined && performance.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    return this.#last >= index;
-  }
-
-  /** Ends the watch and waits for it. */
-  async stop(): Promise<void> {
-    this.#stop.abort();
-    await this.#done;
+    });
   }
 }
