@@ -158,11 +158,6 @@ export class H2Connection {
     if (this.window > DEFAULT_WINDOW) this.push(windowUpdateFrame(0, this.window - DEFAULT_WINDOW));
   }
 
-  /** Streams open or waiting for a slot. */
-  get streamCount(): number {
-    return this.streams.size + this.queued.length;
-  }
-
   /**
    * Opens a stream with an encoded request header block; it starts now, or once a stream slot
    * frees up. Throws once the connection takes no new streams.
