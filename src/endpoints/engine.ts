@@ -14,7 +14,7 @@
  */
 import { getEventListeners } from "node:events";
 import { EtcdError, canRetry, type Repeat } from "../errors.js";
-import { DEFAULTS, type CallOptions, type Logger } from "../options.js";
+import { DEFAULTS, type CallOptions, type EngineOptions, type Logger } from "../options.js";
 import { CallScope, endError } from "./call.js";
 import type { EngineEvent, SetAsideReason } from "./events.js";
 import { Member, type Attempt } from "./member.js";
@@ -74,6 +74,22 @@ export interface EngineConfig {
   readonly healthInterval?: number | undefined;
   readonly reprobeInterval?: number | undefined;
   readonly random?: (() => number) | undefined;
+}
+
+/** The engine configuration a client builds from its options, with its own prober and member discovery. */
+export function engineConfig(options: EngineOptions, prober: Prober, discover: EngineConfig["discover"]): EngineConfig {
+  return {
+    endpoints: options.endpoints,
+    prober,
+    discover,
+    checkRetry: options.checkRetry,
+    requestTimeout: options.requestTimeout,
+    autoSync: options.autoSync,
+    onEvent: options.onEvent,
+    logger: options.logger,
+    suspectAfter: options.suspectAfter,
+    probeTimeout: options.probeTimeout,
+  };
 }
 
 const TICK_MS = 50;

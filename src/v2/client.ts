@@ -22,7 +22,7 @@ import {
   type PutSpec,
 } from "../codec/v2.js";
 import { errorFromReply } from "../codec/v2-errors.js";
-import { EndpointEngine } from "../endpoints/engine.js";
+import { EndpointEngine, engineConfig } from "../endpoints/engine.js";
 import { EtcdError } from "../errors.js";
 import { DEFAULTS, type CallOptions, type Consistency } from "../options.js";
 import { HttpTransport, type HttpMethod, type HttpRequest } from "../transport/http.js";
@@ -81,18 +81,13 @@ export class EtcdV2Client {
       onCurl: options.onCurl,
     });
     this.#transport = transport;
-    this.#engine = new EndpointEngine({
-      endpoints: options.endpoints,
-      prober: (endpoint, signal) => transport.probe(endpoint, signal),
-      discover: (endpoint, signal) => this.#discover(endpoint, signal),
-      checkRetry: options.checkRetry,
-      requestTimeout: options.requestTimeout,
-      autoSync: options.autoSync,
-      onEvent: options.onEvent,
-      logger: options.logger,
-      suspectAfter: options.suspectAfter,
-      probeTimeout: options.probeTimeout,
-    });
+    this.#engine = new EndpointEngine(
+      engineConfig(
+        options,
+        (endpoint, signal) => transport.probe(endpoint, signal),
+        (endpoint, signal) => this.#discover(endpoint, signal),
+      ),
+    );
     this.#requester = new V2Requester(this.#engine, transport);
     this.members = new V2Members(this.#requester);
     this.stats = new V2Stats(this.#requester);

@@ -4,7 +4,7 @@
  * whether the call may be repeated after a possible delivery: reads may; put, delete, txn with a
  * write, lease grant and compact may not, and surface OUTCOME_UNKNOWN instead (docs/retries.md).
  */
-import { EndpointEngine } from "../endpoints/engine.js";
+import { EndpointEngine, engineConfig } from "../endpoints/engine.js";
 import { EtcdError } from "../errors.js";
 import { DEFAULTS, type CallOptions, type Consistency } from "../options.js";
 import { GrpcTransport } from "../transport/grpc.js";
@@ -125,18 +125,13 @@ export class EtcdV3Client {
     });
     // The prober needs the rpc, which needs the engine: the engine gets it once both exist.
     const late: { rpc?: V3Rpc } = {};
-    this.#engine = new EndpointEngine({
-      endpoints: options.endpoints,
-      prober: (endpoint, signal) => (late.rpc === undefined ? Promise.resolve("inconclusive") : late.rpc.probe(endpoint, signal)),
-      discover: (endpoint, signal) => this.#discover(endpoint, signal),
-      checkRetry: options.checkRetry,
-      requestTimeout: options.requestTimeout,
-      autoSync: options.autoSync,
-      onEvent: options.onEvent,
-      logger: options.logger,
-      suspectAfter: options.suspectAfter,
-      probeTimeout: options.probeTimeout,
-    });
+    this.#engine = new EndpointEngine(
+      engineConfig(
+        options,
+        (endpoint, signal) => (late.rpc === undefined ? Promise.resolve("inconclusive") : late.rpc.probe(endpoint, signal)),
+        (endpoint, signal) => this.#discover(endpoint, signal),
+      ),
+    );
     const credentials = options.auth;
     const bare = new V3Rpc(this.#engine, this.#transport, undefined);
     const tokens =

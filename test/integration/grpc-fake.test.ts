@@ -11,6 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { EtcdError } from "../../src/errors.js";
 import { GrpcTransport, type GrpcTransportOptions } from "../../src/transport/grpc.js";
 import { encodeFrame } from "../../src/transport/grpc-frame.js";
+import { rejection } from "./util.js";
 
 type Script = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, session: http2.ServerHttp2Session) => void;
 
@@ -52,16 +53,6 @@ function echo(message: Uint8Array): Script {
     });
     stream.end(encodeFrame(message));
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<EtcdError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof EtcdError, `expected an EtcdError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected a rejection");
 }
 
 describe("gRPC transport against a scripted HTTP/2 server", () => {

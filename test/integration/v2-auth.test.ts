@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { EtcdV2Client } from "../../src/index.js";
 import { startCluster, type Cluster } from "../harness/index.js";
-import { CurlLog, rejectsWith } from "./v2-util.js";
+import { CurlLog, rejectsWith } from "./util.js";
 
 const ROOT_PW = "r00t secret:pw";
 

@@ -9,7 +9,7 @@ import { Agent, type Dispatcher } from "undici";
 import { EtcdError, EtcdV2Client, type RetryContext } from "../../src/index.js";
 import { freePorts } from "../harness/ports.js";
 import { startCluster, type Cluster } from "../harness/index.js";
-import { rejectsWith } from "./v2-util.js";
+import { rejectsWith } from "./util.js";
 
 const invalid = (e: unknown): boolean => e instanceof EtcdError && e.code === "INVALID_ARGUMENT";
 

@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { decodeKeyReply } from "../../src/codec/v2.js";
 import { EtcdError, EtcdV2Client, type EtcdErrorCode, type RawResponse } from "../../src/index.js";
 import { startCluster, type Cluster } from "../harness/index.js";
-import { CurlLog, rejectsWith, sleep } from "./v2-util.js";
+import { CurlLog, rejectsWith, sleep } from "./util.js";
 
 /** Decodes a raw error reply with the client's own codec, to check real etcd bytes against the error table. */
 function decodeError(res: RawResponse): EtcdError {

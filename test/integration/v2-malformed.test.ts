@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { EtcdError, EtcdV2Client } from "../../src/index.js";
-import { rejectsWith } from "./v2-util.js";
+import { rejectsWith } from "./util.js";
 
 type Reply = (res: ServerResponse) => void;
 

@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { EtcdV2Client, type EngineEvent } from "../../src/index.js";
 import { freePorts } from "../harness/ports.js";
 import { startCluster, type Cluster } from "../harness/index.js";
-import { rejectsWith, sleep } from "./v2-util.js";
+import { rejectsWith, sleep } from "./util.js";
 
 describe("v2 members and stats on a 3-member cluster", () => {
   let cluster: Cluster;

@@ -12,17 +12,7 @@ import { EtcdError, EtcdV3Client } from "../../src/index.js";
 import { Member, etcdBin, request, sleep, startCluster, type Cluster } from "../harness/index.js";
 import { freePorts } from "../harness/ports.js";
 import { TEMP_PREFIX, trackDir, untrackDir } from "../harness/registry.js";
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<EtcdError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof EtcdError, `expected EtcdError ${code}, got ${String(error)}`);
-    assert.equal(error.code, code, `${error.code}: ${error.message}`);
-    return error;
-  }
-  assert.fail(`expected a rejection with ${code}`);
-}
+import { rejectsWith } from "./util.js";
 
 /**
  * Runs a membership change, waiting (bounded) while etcd refuses it as UNHEALTHY_CLUSTER: its

@@ -12,6 +12,7 @@ import { EtcdError, EtcdV3Client, type EtcdV3ClientOptions } from "../../src/ind
 import { GrpcTransport } from "../../src/transport/grpc.js";
 import { METHODS } from "../../src/v3/methods.js";
 import { sleep, startCluster, type Cluster } from "../harness/index.js";
+import { rejectsWith } from "./util.js";
 
 const ROOT_PW = "r00t:secret";
 /** Token TTL given to etcd, in seconds. */
@@ -44,17 +45,6 @@ mock.method(GrpcTransport.prototype, "unary", async function (this: GrpcTranspor
 
 function since(mark: number, path?: string): CallRecord[] {
   return calls.slice(mark).filter((c) => (path === undefined || c.path === path) && c.path !== METHODS.status);
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<EtcdError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof EtcdError, `expected EtcdError ${code}, got ${String(error)}`);
-    assert.equal(error.code, code, `${error.code}: ${error.message}`);
-    return error;
-  }
-  assert.fail(`expected a rejection with ${code}`);
 }
 
 describe("v3 auth: tokens on a 3-member cluster with --auth-token-ttl=2", () => {

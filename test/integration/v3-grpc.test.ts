@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { EtcdError } from "../../src/errors.js";
 import { GrpcTransport, type GrpcStream, type GrpcTransportOptions } from "../../src/transport/grpc.js";
 import { startCluster, type Cluster } from "../harness/index.js";
+import { rejection } from "./util.js";
 
 // --- a minimal protobuf writer and reader, enough for Put, Range and Watch ---
 
@@ -79,16 +80,6 @@ const STATUS = "/etcdserverpb.Maintenance/Status";
 const never = new AbortController().signal;
 // Hundreds of concurrent calls share this one signal, each with its own listener.
 setMaxListeners(0, never);
-
-async function rejection(promise: Promise<unknown>): Promise<EtcdError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof EtcdError, `expected an EtcdError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected a rejection");
-}
 
 /** A watch on `key` whose replies are queued, so a test can wait for the next one. */
 class Watch {

@@ -11,6 +11,7 @@ import { EtcdError, EtcdV3Client } from "../../src/index.js";
 import { GrpcTransport } from "../../src/transport/grpc.js";
 import { METHODS } from "../../src/v3/methods.js";
 import { request, sleep, startCluster, type Cluster } from "../harness/index.js";
+import { rejectsWith } from "./util.js";
 
 let cluster: Cluster;
 let client: EtcdV3Client;
@@ -36,17 +37,6 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T | "pending"> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-async function rejects(p: Promise<unknown>, code: string): Promise<EtcdError> {
-  try {
-    await p;
-  } catch (error) {
-    assert.ok(error instanceof EtcdError, `expected an EtcdError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return error;
-  }
-  assert.fail(`expected ${code}, but the call succeeded`);
 }
 
 /** How many LeaseKeepAlive streams the members have open (started minus finished, from etcd's gRPC metrics). */
@@ -96,15 +86,15 @@ describe("lease calls", () => {
     const id = 0x7000_0000_0000_0000n + BigInt(Math.floor(Math.random() * 1e9));
     const granted = await client.lease.grant(10, { id });
     assert.equal(granted.id, id);
-    await rejects(client.lease.grant(10, { id }), "LEASE_EXISTS");
+    await rejectsWith(client.lease.grant(10, { id }), "LEASE_EXISTS");
     assert.equal((await client.lease.timeToLive(id)).grantedTtl, 10);
     await client.lease.revoke(id);
   });
 
   it("revoke and keepAliveOnce of an unknown lease are LEASE_NOT_FOUND; timeToLive says -1", async () => {
     const id = 0x6000_0000_0000_0000n + BigInt(Math.floor(Math.random() * 1e9));
-    await rejects(client.lease.revoke(id), "LEASE_NOT_FOUND");
-    await rejects(client.lease.keepAliveOnce(id), "LEASE_NOT_FOUND");
+    await rejectsWith(client.lease.revoke(id), "LEASE_NOT_FOUND");
+    await rejectsWith(client.lease.keepAliveOnce(id), "LEASE_NOT_FOUND");
     const ttl = await client.lease.timeToLive(id);
     assert.equal(ttl.ttl, -1);
     assert.equal(ttl.id, id);
@@ -123,12 +113,12 @@ describe("lease calls", () => {
   });
 
   it("bad arguments are INVALID_ARGUMENT before anything is sent", async () => {
-    for (const ttl of [0, -1, 1.5, Number.NaN, "5" as unknown as number]) await rejects(client.lease.grant(ttl), "INVALID_ARGUMENT");
-    await rejects(client.lease.grant(5, { id: -1n }), "INVALID_ARGUMENT");
-    await rejects(client.lease.revoke(0n), "INVALID_ARGUMENT");
-    await rejects(client.lease.timeToLive(-5n), "INVALID_ARGUMENT");
-    await rejects(client.lease.timeToLive(1n, { keys: "yes" as unknown as boolean }), "INVALID_ARGUMENT");
-    await rejects(client.lease.list({ timeout: -1 }), "INVALID_ARGUMENT");
+    for (const ttl of [0, -1, 1.5, Number.NaN, "5" as unknown as number]) await rejectsWith(client.lease.grant(ttl), "INVALID_ARGUMENT");
+    await rejectsWith(client.lease.grant(5, { id: -1n }), "INVALID_ARGUMENT");
+    await rejectsWith(client.lease.revoke(0n), "INVALID_ARGUMENT");
+    await rejectsWith(client.lease.timeToLive(-5n), "INVALID_ARGUMENT");
+    await rejectsWith(client.lease.timeToLive(1n, { keys: "yes" as unknown as boolean }), "INVALID_ARGUMENT");
+    await rejectsWith(client.lease.list({ timeout: -1 }), "INVALID_ARGUMENT");
     assert.throws(() => client.lease.keepAlive(0n), (e: unknown) => e instanceof EtcdError && e.code === "INVALID_ARGUMENT");
     assert.throws(() => client.lease.keepAlive(2n ** 64n), (e: unknown) => e instanceof EtcdError && e.code === "INVALID_ARGUMENT");
   });

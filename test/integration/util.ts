@@ -1,4 +1,4 @@
-/** Small helpers shared by the v2 integration tests. */
+/** Small helpers shared by the integration tests (v2 and v3). */
 import assert from "node:assert/strict";
 import { EtcdError, type EtcdErrorCode } from "../../src/index.js";
 
@@ -12,6 +12,17 @@ export async function rejectsWith(promise: Promise<unknown>, code: EtcdErrorCode
     return error;
   }
   assert.fail(`expected a rejection with ${code}, but it resolved`);
+}
+
+/** Awaits `promise` and asserts it rejected with an `EtcdError` of any code, which it returns. */
+export async function rejection(promise: Promise<unknown>): Promise<EtcdError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof EtcdError, `expected an EtcdError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail("expected a rejection");
 }
 
 /** Collects the curl lines a client reports, to see exactly what was (or was not) sent. */
