@@ -1,6 +1,6 @@
 /**
  * Throughput benchmark: etcd-ts against node-etcd and the raw HTTP ceiling (wrk) on v2, and
- * against etcd3 on v3, on a 1-member and a 3-member etcd started here on loopback, then watch
+ * against etcd3 and the raw gRPC ceiling (h2load) on v3, on a 1-member and a 3-member etcd started here on loopback, then watch
  * scale (1,000 v2 watches, 10,000 v3 watchers). Prints markdown tables and writes every run to
  * bench/results/<timestamp>.json.
  *
@@ -31,6 +31,7 @@ import { loadV3, NO_V3_EXIT, type V3Lookup } from "./lib/v3.js";
 import type { WatchResult, WatchSpec } from "./lib/watch-scale.js";
 import type { WorkerSpec } from "./lib/worker.js";
 import { NODE_CLIENTS, V2_WORKLOADS, V3_WORKLOADS, VALUE, WORKLOADS, isV3, paths, supports, v3Paths, type NodeClient, type Workload } from "./lib/workloads.js";
+import { H2LOAD, runH2load } from "./lib/h2load.js";
 import { WRK, runWrk } from "./lib/wrk.js";
 
 const execFileAsync = promisify(execFile);
@@ -52,7 +53,8 @@ interface Settings {
   readonly concurrency: readonly number[];
   readonly warm: Limits;
   readonly limits: Limits;
-  readonly wrkSeconds: number;
+  /** How long wrk and h2load run per cell. */
+  readonly ceilingSeconds: number;
   readonly quietCores: number;
   readonly watch: boolean;
   readonly workloads: readonly Workload[];
@@ -61,15 +63,28 @@ interface Settings {
   readonly build: string;
 }
 
-/** Who is measured: etcd-ts, node-etcd, etcd3 and wrk unless `--clients` names others (undici-raw too). */
-type Contender = NodeClient | "wrk";
+/** Who is measured: etcd-ts, node-etcd, etcd3, wrk and h2load unless `--clients` names others (undici-raw too). */
+type Contender = NodeClient | Ceiling;
+/** The C load generators that give each API's raw ceiling: wrk for v2, h2load for v3. */
+type Ceiling = "wrk" | "h2load";
 
-function contenders(list: string | undefined, wrk: boolean): Contender[] {
-  const known: readonly Contender[] = [...NODE_CLIENTS, "undici-raw", "wrk"];
-  const wanted = list === undefined ? [...NODE_CLIENTS, "wrk"] : list.split(",");
-  const chosen = known.filter((c) => wanted.includes(c));
-  if (wrk && !existsSync(WRK)) progress(`${WRK} not found (Debian package wrk): the ceiling column is left out`);
-  return wrk && existsSync(WRK) ? chosen : chosen.filter((c) => c !== "wrk");
+function isCeiling(who: Contender): who is Ceiling {
+  return who === "wrk" || who === "h2load";
+}
+
+function contenders(list: string | undefined, wanted: { wrk: boolean; h2load: boolean }): Contender[] {
+  const known: readonly Contender[] = [...NODE_CLIENTS, "undici-raw", "wrk", "h2load"];
+  const named = list === undefined ? [...NODE_CLIENTS, "wrk", "h2load"] : list.split(",");
+  const tools: readonly [Ceiling, string, string, boolean][] = [
+    ["wrk", WRK, "Debian package wrk: the v2 ceiling column is left out", wanted.wrk],
+    ["h2load", H2LOAD, "Debian package nghttp2-client: the v3 ceiling column is left out", wanted.h2load],
+  ];
+  let chosen = known.filter((c) => named.includes(c));
+  for (const [who, path, why, on] of tools) {
+    if (on && chosen.includes(who) && !existsSync(path)) progress(`${path} not found (${why})`);
+    if (!on || !existsSync(path)) chosen = chosen.filter((c) => c !== who);
+  }
+  return chosen;
 }
 
 function settings(build: string): Settings {
@@ -81,6 +96,7 @@ function settings(build: string): Settings {
       concurrency: { type: "string" },
       "no-watch": { type: "boolean" },
       "no-wrk": { type: "boolean" },
+      "no-h2load": { type: "boolean" },
       clients: { type: "string" },
       workloads: { type: "string" },
     },
@@ -99,11 +115,11 @@ function settings(build: string): Settings {
     // machine's other load better than one long round.
     warm: quick ? { ops: 20_000, ms: 300 } : { ops: 200_000, ms: 1000 },
     limits: quick ? { ops: 3000, ms: 400 } : { ops: 50_000, ms: 2500 },
-    wrkSeconds: quick ? 1 : 2,
+    ceilingSeconds: quick ? 1 : 2,
     quietCores: quick ? 0 : 0.2,
     watch: values["no-watch"] !== true,
     workloads: workloadList(values.workloads),
-    contenders: contenders(values.clients, values["no-wrk"] !== true),
+    contenders: contenders(values.clients, { wrk: values["no-wrk"] !== true, h2load: values["no-h2load"] !== true }),
     build,
   };
 }
@@ -115,7 +131,7 @@ function workloadList(text: string | undefined): Workload[] {
   return WORKLOADS.filter((w) => wanted.includes(w));
 }
 
-/** Where the clients point: etcd-ts starts on a follower (the common case) and wrk uses the same one. */
+/** Where the clients point: etcd-ts starts on a follower (the common case) and wrk and h2load use the same one. */
 interface Target {
   readonly members: number;
   readonly endpoints: readonly string[];
@@ -150,7 +166,11 @@ interface CellSpec {
 /** One cell for one contender; each Node client runs in a fresh child process. */
 async function cell(s: Settings, t: Target, who: Contender, workload: Workload, concurrency: number): Promise<Cell> {
   if (s.quietCores > 0) await waitQuiet(t.serverPids, s.quietCores, QUIET_WAIT_MS);
-  if (who === "wrk") return { ...(await runWrk(t.pin, t.prefix, workload, concurrency, s.wrkSeconds, t.serverPids)), workload, concurrency, client: who, members: t.members };
+  if (who === "wrk") return { ...(await runWrk(t.pin, t.prefix, workload, concurrency, s.ceilingSeconds, t.serverPids)), workload, concurrency, client: who, members: t.members };
+  if (who === "h2load") {
+    if (!isV3(workload)) throw new Error(`h2load runs only the v3 workloads, not ${workload}`);
+    return { ...(await runH2load(t.pin, t.prefix, workload, concurrency, s.ceilingSeconds, t.serverPids)), workload, concurrency, client: who, members: t.members };
+  }
   const [only] = await workerCells(s, t, who, [{ workload, concurrency }]);
   if (only === undefined) throw new Error("the worker reported no cell");
   return only;
@@ -231,10 +251,10 @@ async function benchCluster(s: Settings, v3: V3Lookup, members: number, runs: Ce
       const cells: Cell[] = [];
       if (s.quick) {
         // --quick only proves that every path runs: one process per Node client per cluster
-        // (about 8 instead of 60 process starts), wrk per cell as always.
+        // (about 8 instead of 60 process starts), wrk and h2load per cell as always.
         for (const who of s.contenders) {
           const list = s.workloads.filter((w) => cellContenders(s, v3, w).includes(who)).flatMap((workload) => s.concurrency.map((concurrency) => ({ workload, concurrency })));
-          if (who === "wrk") for (const c of list) cells.push(await cell(s, target, who, c.workload, c.concurrency));
+          if (isCeiling(who)) for (const c of list) cells.push(await cell(s, target, who, c.workload, c.concurrency));
           else if (list.length > 0) cells.push(...(await workerCells(s, target, who, list)));
         }
         runs.push(cells);

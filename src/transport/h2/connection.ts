@@ -10,7 +10,9 @@
  * (disabled in our SETTINGS), priorities, or HPACK indexing on the sending side.
  *
  * Everything written in one tick leaves in one socket write, so a burst of calls costs one
- * syscall rather than one per frame.
+ * syscall rather than one per frame. Frames that reading itself produces (PING and SETTINGS
+ * ACKs, WINDOW_UPDATEs) wait for the end of the event loop's I/O phase instead, so that they leave
+ * with the requests the completed calls' callers send next rather than in a write of their own.
  */
 import type { Socket } from "node:net";
 import { HpackDecoder, HpackError, type HeaderField } from "./hpack.js";
@@ -130,6 +132,8 @@ export class H2Connection {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private flushScheduled = false;
+  /** True while a socket read is being parsed. */
+  private reading = false;
   private readonly flushNow = (): void => {
     this.flush();
   };
@@ -277,6 +281,15 @@ export class H2Connection {
   }
 
   private read(chunk: Buffer): void {
+    this.reading = true;
+    try {
+      this.parse(chunk);
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  private parse(chunk: Buffer): void {
     let buffer = chunk;
     if (this.partial !== undefined) {
       buffer = Buffer.concat([this.partial, chunk]);
@@ -619,7 +632,10 @@ export class H2Connection {
     this.pendingBytes += buffer.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(this.flushNow);
+      // A nextTick flush would run before the promise reactions of the calls this read
+      // completed, so an ACK would go alone and their callers' next requests in a second write.
+      if (this.reading) setImmediate(this.flushNow);
+      else process.nextTick(this.flushNow);
     }
   }
 

@@ -1,0 +1,147 @@
+/**
+ * The raw gRPC ceiling for v3: h2load (nghttp2's C load generator, Debian package nghttp2-client)
+ * sending one pre-encoded etcd request over and over on one HTTP/2 connection with C streams, as
+ * etcd-ts uses one connection per member. It parses no replies, so it is what the server can take
+ * at that concurrency, the v3 counterpart of wrk for v2.
+ *
+ * h2load sees only HTTP statuses, and a gRPC error travels in the trailers of an HTTP 200, so each
+ * run is checked around it: one call before (its grpc-status must be 0), and for puts the key's
+ * version before and after (it must grow by at least the number of puts h2load counted as done;
+ * any shortfall is reported as errors). No warm-up: a C program has no JIT to warm, and wrk has none.
+ */
+import { execFile } from "node:child_process";
+import { connect } from "node:http2";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { putRequest, rangeRequest } from "../../src/v3/convert.js";
+import { PutRequest, RangeRequest, RangeResponse } from "../../src/v3/gen/etcdserverpb.js";
+import { METHODS } from "../../src/v3/methods.js";
+import { CpuWindow } from "./machine.js";
+import type { PhaseResult } from "./phase.js";
+import { quantile } from "./stats.js";
+import { VALUE, v3Paths, type V3Workload } from "./workloads.js";
+
+const run = promisify(execFile);
+
+/** Where Debian's nghttp2-client package puts it. */
+export const H2LOAD = "/usr/bin/h2load";
+
+interface Call {
+  readonly path: string;
+  readonly body: Buffer;
+}
+
+/** A protobuf message in gRPC's length-prefixed framing (uncompressed). */
+function grpcFrame(message: Uint8Array): Buffer {
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(message.length, 1);
+  return Buffer.concat([head, message]);
+}
+
+/** A Range of one key, encoded as etcd-ts's own get encodes it. */
+function rangeCall(key: string, serializable: boolean): Call {
+  return { path: METHODS.range, body: grpcFrame(RangeRequest.encode(rangeRequest(key, {}, serializable)).finish()) };
+}
+
+/**
+ * The request h2load repeats. Puts go to one key, not the Node clients' 1,000: h2load sends one
+ * body; etcd's cost per put does not depend on the key (each put is a new revision either way).
+ */
+function workloadCall(workload: V3Workload, prefix: string): Call {
+  const { readKey, writeKey } = v3Paths(prefix);
+  if (workload === "v3-put") return { path: METHODS.put, body: grpcFrame(PutRequest.encode(putRequest(writeKey(1000), VALUE, {})).finish()) };
+  return rangeCall(readKey, workload === "v3-range-serializable");
+}
+
+/** One unary call with node:http2: the grpc-status (from trailers or trailers-only headers) and the reply message. */
+async function unary(endpoint: string, call: Call): Promise<{ status: string; message: Buffer }> {
+  const session = connect(endpoint);
+  try {
+    return await new Promise((resolve, reject) => {
+      const stream = session.request({ ":method": "POST", ":path": call.path, "content-type": "application/grpc", te: "trailers" });
+      const chunks: Buffer[] = [];
+      let status: string | undefined;
+      const take = (h: Record<string, unknown>): void => {
+        if (typeof h["grpc-status"] === "string") status = h["grpc-status"];
+      };
+      stream.on("response", take);
+      stream.on("trailers", take);
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("error", reject);
+      session.on("error", reject);
+      stream.on("end", () => {
+        const all = Buffer.concat(chunks);
+        resolve({ status: status ?? "missing", message: all.subarray(5) });
+      });
+      stream.end(call.body);
+    });
+  } finally {
+    session.close();
+  }
+}
+
+/** The current version of `key` (0 when absent), read serializably from `endpoint`. */
+async function version(endpoint: string, key: string): Promise<bigint> {
+  const reply = await unary(endpoint, rangeCall(key, true));
+  if (reply.status !== "0") throw new Error(`h2load check: Range ${key} answered grpc-status ${reply.status}`);
+  return RangeResponse.decode(reply.message).kvs[0]?.version ?? 0n;
+}
+
+/** Runs h2load for `seconds` with one connection and `concurrency` streams. */
+export async function runH2load(endpoint: string, prefix: string, workload: V3Workload, concurrency: number, seconds: number, serverPids: readonly number[]): Promise<PhaseResult> {
+  const call = workloadCall(workload, prefix);
+  const probe = await unary(endpoint, call);
+  if (probe.status !== "0") throw new Error(`h2load check: ${call.path} answered grpc-status ${probe.status}`);
+  const putKey = v3Paths(prefix).writeKey(1000);
+  const before = workload === "v3-put" ? await version(endpoint, putKey) : 0n;
+  const dir = mkdtempSync(join(tmpdir(), "etcd-ts-h2load-"));
+  try {
+    const bodyFile = join(dir, "body");
+    const log = join(dir, "log");
+    writeFileSync(bodyFile, call.body);
+    const args = ["-c1", `-m${concurrency}`, `-D${seconds}`, `--log-file=${log}`, "-d", bodyFile, "-H", "content-type: application/grpc", "-H", "te: trailers", `${endpoint}${call.path}`];
+    const cpu = new CpuWindow(serverPids);
+    cpu.start();
+    // bash's `times` prints its children's user and system time on its second line.
+    const { stdout } = await run("bash", ["-c", `"$0" "$@" && times`, H2LOAD, ...args], { timeout: (seconds + 30) * 1000 });
+    const used = cpu.stop();
+    const after = workload === "v3-put" ? await version(endpoint, putKey) : 0n;
+    return parse(stdout, readFileSync(log, "utf8"), used, workload === "v3-put" ? Number(after - before) : undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * h2load's summary and per-request log (one line per request done) into a cell. `applied` (puts
+ * only) is how far the key's version moved: the puts done plus any still in flight when h2load
+ * stopped, so fewer than done means some 200s carried a gRPC error.
+ */
+function parse(out: string, log: string, used: ReturnType<CpuWindow["stop"]>, applied: number | undefined): PhaseResult {
+  const counts = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
+  const done = Number(counts?.[4] ?? Number.NaN);
+  // h2load's "failed" already counts the errored and timed-out requests.
+  const failed = Number(counts?.[5] ?? 0);
+  const perSec = Number(/finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(out)?.[1]);
+  const durations: number[] = [];
+  for (const line of log.split("\n")) {
+    const f = line.split("\t");
+    if (f.length >= 3) durations.push(Number(f[2]) / 1000);
+  }
+  const unapplied = applied === undefined ? 0 : Math.max(0, done - applied);
+  const times = out.trim().split("\n").slice(-1)[0]?.split(/\s+/) ?? [];
+  const h2loadCpu = times.map((t) => /^(\d+)m([\d.]+)s$/.exec(t)).reduce((sum, m) => sum + (m === null ? 0 : Number(m[1]) * 60 + Number(m[2])), 0);
+  return {
+    ops: done,
+    errors: failed + unapplied,
+    firstError: unapplied > 0 ? `${unapplied} puts answered 200 but not applied (a gRPC error in the trailers)` : undefined,
+    opsPerSec: perSec,
+    p50Ms: quantile(durations, 0.5),
+    p99Ms: quantile(durations, 0.99),
+    cpuUsPerOp: (h2loadCpu * 1e6) / done,
+    serverUsPerOp: used.server === undefined ? undefined : (used.server * 1e6) / done,
+    foreignCores: used.foreignCores === undefined ? undefined : Math.max(0, used.foreignCores - h2loadCpu / used.seconds),
+  };
+}
