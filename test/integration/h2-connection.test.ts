@@ -2,7 +2,7 @@
  * Our HTTP/2 connection against node's own HTTP/2 server (nghttp2), for what etcd rarely or
  * never does: a low SETTINGS_MAX_CONCURRENT_STREAMS, padded frames, a header block split into
  * CONTINUATION frames, replies and requests far larger than the flow-control windows, pings
- * answered by the server, and a server that breaks the protocol.
+ * answered by the server, and (scripted) a server that breaks the protocol or floods header blocks.
  */
 import assert from "node:assert/strict";
 import http2 from "node:http2";
@@ -43,6 +43,60 @@ async function echoServer(options: http2.ServerOptions, trailers: Record<string,
   const { port } = server.address() as net.AddressInfo;
   return { url: `http://127.0.0.1:${port}`, server, peak: () => peak };
 }
+
+/**
+ * A scripted server for what no real server sends: it answers the preface with an empty
+ * SETTINGS, hands the socket to `onRequest` once the client's first HEADERS frame arrives, and
+ * resolves `goaway` with the error code of the first GOAWAY the client sends.
+ */
+async function scriptedServer(onRequest: (socket: net.Socket) => void): Promise<{ url: string; server: net.Server; goaway: Promise<number> }> {
+  let sawGoaway: (code: number) => void = () => undefined;
+  const goaway = new Promise<number>((resolve) => {
+    sawGoaway = resolve;
+  });
+  const server = net.createServer((socket) => {
+    let buffer = Buffer.alloc(0);
+    let prefaceSeen = false;
+    let requested = false;
+    socket.on("data", (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      if (!prefaceSeen) {
+        if (buffer.length < 24) return;
+        buffer = buffer.subarray(24);
+        prefaceSeen = true;
+        socket.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]));
+      }
+      while (buffer.length >= 9) {
+        const length = buffer.readUIntBE(0, 3);
+        if (buffer.length < 9 + length) break;
+        const type = buffer[3];
+        const payload = buffer.subarray(9, 9 + length);
+        buffer = buffer.subarray(9 + length);
+        if (type === 0x7) sawGoaway(payload.readUInt32BE(4));
+        if (type === 0x1 && !requested) {
+          requested = true;
+          onRequest(socket);
+        }
+      }
+    });
+    socket.on("error", () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, server, goaway };
+}
+
+/** One HTTP/2 frame. */
+function h2frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(stream, 5);
+  return Buffer.concat([head, payload]);
+}
+
+const ENHANCE_YOUR_CALM = 0xb;
 
 describe("HTTP/2 connection against node's HTTP/2 server", () => {
   const transports: GrpcTransport[] = [];
@@ -122,6 +176,51 @@ describe("HTTP/2 connection against node's HTTP/2 server", () => {
       assert.match(error.message, /SETTINGS_MAX_FRAME_SIZE|protocol/);
     } finally {
       server.close();
+    }
+  });
+
+  it("a header block grown past 256 KiB in CONTINUATION frames ends the connection with ENHANCE_YOUR_CALM", async () => {
+    const s = await scriptedServer((socket) => {
+      // HEADERS without END_HEADERS, then 17 CONTINUATION frames of 16 KiB, none ending the block:
+      // 272 KiB of a block that never finishes; the 16th frame takes it past the limit.
+      const frames = [h2frame(0x1, 0, 1, Buffer.from([0x82]))];
+      for (let i = 0; i < 17; i++) frames.push(h2frame(0x9, 0, 1, Buffer.alloc(16_384, 0x82)));
+      socket.write(Buffer.concat(frames));
+    });
+    try {
+      await assert.rejects(transport().unary(s.url, "/t.S/Echo", Buffer.from("a"), { signal: never }), (error: unknown) => {
+        assert.ok(error instanceof EtcdError, String(error));
+        assert.equal(error.code, "UNAVAILABLE");
+        assert.match(error.message, /grew past 262144 bytes in CONTINUATION/);
+        return true;
+      });
+      assert.equal(await s.goaway, ENHANCE_YOUR_CALM);
+    } finally {
+      s.server.close();
+    }
+  });
+
+  it("a small header block that decodes past 256 KiB ends the connection with ENHANCE_YOUR_CALM", async () => {
+    const s = await scriptedServer((socket) => {
+      // ":status: 200", a 4,000-octet header added to the table, then 100 one-byte references
+      // to it: a 4.2 KB block that decodes to over 400 KB.
+      const big = Buffer.alloc(4000, 0x78);
+      // Literal with indexing, new name "k", value length 4000 as an HPACK integer: 127 in the
+      // 7-bit prefix, then 3,873 = 33 + 30 × 128 in two continuation bytes.
+      const literal = Buffer.concat([Buffer.from([0x40, 0x01, 0x6b, 0x7f, 0x80 | 33, 30]), big]);
+      const block = Buffer.concat([Buffer.from([0x88]), literal, Buffer.alloc(100, 0xbe)]);
+      socket.write(h2frame(0x1, 0x4, 1, block));
+    });
+    try {
+      await assert.rejects(transport().unary(s.url, "/t.S/Echo", Buffer.from("a"), { signal: never }), (error: unknown) => {
+        assert.ok(error instanceof EtcdError, String(error));
+        assert.equal(error.code, "UNAVAILABLE");
+        assert.match(error.message, /SETTINGS_MAX_HEADER_LIST_SIZE/);
+        return true;
+      });
+      assert.equal(await s.goaway, ENHANCE_YOUR_CALM);
+    } finally {
+      s.server.close();
     }
   });
 });

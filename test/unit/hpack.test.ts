@@ -6,7 +6,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { HpackDecoder, HpackError, encodeHeaders, type HeaderField } from "../../src/transport/h2/hpack.js";
+import { HeaderListTooLargeError, HpackDecoder, HpackError, encodeHeaders, type HeaderField } from "../../src/transport/h2/hpack.js";
 import { HUFFMAN_CODES, HUFFMAN_EOS, HUFFMAN_LENGTHS, decodeHuffman } from "../../src/transport/h2/huffman.js";
 
 function hex(s: string): Buffer {
@@ -282,6 +282,29 @@ describe("HpackDecoder: RFC 7541 Appendix C.3-C.6 (consecutive blocks on one dec
       9587 3160 65c0 03ed 4ee5 b106 3d50 07`);
     assert.deepEqual(d.decode(block3), RESP3);
     assert.deepEqual(dynamicTable(d), afterResp3);
+  });
+});
+
+describe("HpackDecoder: header list size limit", () => {
+  it("allows a list of exactly the limit and refuses one octet less, counting 32 per field", () => {
+    // ":method: GET" (static index 2) counts 7 + 3 + 32 = 42 octets; ten of them 420.
+    const block = Buffer.alloc(10, 0x82);
+    assert.equal(new HpackDecoder().decode(block, 420).length, 10);
+    assert.throws(() => new HpackDecoder().decode(block, 419), HeaderListTooLargeError);
+  });
+
+  it("stops a small block that references one large table entry over and over", () => {
+    // 4,000 octets indexed once, then 1,000 one-byte references to it: a 5 KB block that
+    // would decode to about 4 MB.
+    const big = "x".repeat(4000);
+    const block = Buffer.from([...indexedLiteral("k", big), ...Buffer.alloc(1000, 0xbe)]);
+    assert.ok(block.length < 6000);
+    assert.equal(new HpackDecoder().decode(block).length, 1001, "without a limit the block really expands");
+    const limited = new HpackDecoder();
+    assert.throws(
+      () => limited.decode(block, 256 * 1024),
+      (error: unknown) => error instanceof HeaderListTooLargeError && error instanceof HpackError && /262144 octets/.test(error.message),
+    );
   });
 });
 

@@ -6,7 +6,8 @@
  * What it does: the preface and SETTINGS exchange, streams with request headers and DATA in both
  * directions, flow control both ways (receive windows are replenished at once, since every DATA
  * payload is handed to its stream synchronously), SETTINGS_MAX_CONCURRENT_STREAMS (streams over
- * the limit wait for a slot), RST_STREAM, PING, GOAWAY, CONTINUATION. It does not do server push
+ * the limit wait for a slot), RST_STREAM, PING, GOAWAY, CONTINUATION, and a bound on header
+ * blocks (SETTINGS_MAX_HEADER_LIST_SIZE, before and while decoding). It does not do server push
  * (disabled in our SETTINGS), priorities, or HPACK indexing on the sending side.
  *
  * Everything written in one tick leaves in one socket write, so a burst of calls costs one
@@ -15,7 +16,7 @@
  * with the requests the completed calls' callers send next rather than in a write of their own.
  */
 import type { Socket } from "node:net";
-import { HpackDecoder, HpackError, type HeaderField } from "./hpack.js";
+import { HeaderListTooLargeError, HpackDecoder, HpackError, type HeaderField } from "./hpack.js";
 import {
   DEFAULT_MAX_FRAME,
   DEFAULT_WINDOW,
@@ -35,6 +36,13 @@ import {
 
 export { H2_ERROR } from "./frames.js";
 export type { HeaderField } from "./hpack.js";
+
+/**
+ * Our SETTINGS_MAX_HEADER_LIST_SIZE, and the most a header block may take before it is decoded:
+ * etcd's replies carry well under 1 KiB of headers, and without a bound a server could grow one
+ * block without end through CONTINUATION frames, or make a small one decode to gigabytes.
+ */
+export const MAX_HEADER_LIST = 256 * 1024;
 
 /** Receives what happens on one stream. */
 export interface H2StreamHandler {
@@ -125,7 +133,7 @@ export class H2Connection {
   private destroyed = false;
   private failure: unknown;
   private partial: Buffer | undefined;
-  private continuation: { readonly id: number; readonly flags: number; readonly chunks: Buffer[] } | undefined;
+  private continuation: { readonly id: number; readonly flags: number; readonly chunks: Buffer[]; bytes: number } | undefined;
   private readonly pings: ((error: unknown) => void)[] = [];
   private halfClosed: H2Stream[] = [];
   private pingCount = 0;
@@ -157,6 +165,7 @@ export class H2Connection {
       settingsFrame([
         [SETTING.ENABLE_PUSH, 0],
         [SETTING.INITIAL_WINDOW_SIZE, this.window],
+        [SETTING.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST],
       ]),
     );
     if (this.window > DEFAULT_WINDOW) this.push(windowUpdateFrame(0, this.window - DEFAULT_WINDOW));
@@ -397,13 +406,20 @@ export class H2Connection {
       fragment = fragment.subarray(5);
     }
     if ((flags & FLAG.END_HEADERS) !== 0) this.onHeaderBlock(id, flags, fragment);
-    else this.continuation = { id, flags, chunks: [Buffer.from(fragment)] };
+    else this.continuation = { id, flags, chunks: [Buffer.from(fragment)], bytes: fragment.length };
   }
 
   private onContinuation(flags: number, id: number, payload: Buffer): void {
     const pending = this.continuation;
     if (pending === undefined) {
       this.protocolError(H2_ERROR.PROTOCOL_ERROR, "CONTINUATION without a header block in progress");
+      return;
+    }
+    // An encoded field never takes more octets than it counts for in the list (32 of overhead
+    // each), so a block larger than the list limit cannot be one a server may send us.
+    pending.bytes += payload.length;
+    if (pending.bytes > MAX_HEADER_LIST) {
+      this.protocolError(H2_ERROR.ENHANCE_YOUR_CALM, `a header block grew past ${MAX_HEADER_LIST} bytes in CONTINUATION frames`);
       return;
     }
     pending.chunks.push(Buffer.from(payload));
@@ -416,10 +432,12 @@ export class H2Connection {
     // Decoded even for a stream we no longer track: the decoder's table must stay in step.
     let fields: HeaderField[];
     try {
-      fields = this.decoder.decode(block);
+      fields = this.decoder.decode(block, MAX_HEADER_LIST);
     } catch (error) {
       if (!(error instanceof HpackError)) throw error;
-      this.protocolError(H2_ERROR.COMPRESSION_ERROR, `a header block could not be decoded: ${error.message}`);
+      // Either way the decoder's table may now differ from the server's: the connection ends.
+      if (error instanceof HeaderListTooLargeError) this.protocolError(H2_ERROR.ENHANCE_YOUR_CALM, `a header block broke our SETTINGS_MAX_HEADER_LIST_SIZE: ${error.message}`);
+      else this.protocolError(H2_ERROR.COMPRESSION_ERROR, `a header block could not be decoded: ${error.message}`);
       return;
     }
     const stream = this.streams.get(id);

@@ -49,6 +49,7 @@ export const H2_ERROR = {
   REFUSED_STREAM: 0x7,
   CANCEL: 0x8,
   COMPRESSION_ERROR: 0x9,
+  ENHANCE_YOUR_CALM: 0xb,
 } as const;
 
 /** The client connection preface (RFC 9113 §3.4). */

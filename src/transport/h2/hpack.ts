@@ -27,6 +27,15 @@ export class HpackError extends Error {
   }
 }
 
+/** A header block that decodes to more than the list size the decoder was given. */
+export class HeaderListTooLargeError extends HpackError {
+  /** Builds the error for a list larger than `limit` octets (RFC 9113 §6.5.2 counting). */
+  constructor(limit: number) {
+    super(`the header list exceeds ${limit} octets`);
+    this.name = "HeaderListTooLargeError";
+  }
+}
+
 // RFC 7541 Appendix A; index i is STATIC_TABLE[i - 1].
 const STATIC_TABLE: readonly HeaderField[] = [
   [":authority", ""],
@@ -127,24 +136,29 @@ export class HpackDecoder {
     this.capacity = maxTableSize;
   }
 
-  /** Decodes one complete header block (HEADERS + CONTINUATION payloads concatenated); throws HpackError on malformed input. */
-  decode(block: Uint8Array): HeaderField[] {
+  /**
+   * Decodes one complete header block (HEADERS + CONTINUATION payloads concatenated); throws
+   * HpackError on malformed input, HeaderListTooLargeError past `maxListSize` octets.
+   */
+  decode(block: Uint8Array, maxListSize = Number.POSITIVE_INFINITY): HeaderField[] {
     // Raw strings are sliced with Buffer's latin1 decoder, which a plain Uint8Array lacks.
     const buf = Buffer.isBuffer(block) ? block : Buffer.from(block.buffer, block.byteOffset, block.byteLength);
     const end = buf.length;
     const out: HeaderField[] = [];
+    // Checked as fields are produced, since one-byte references to a 4 KiB table entry can make
+    // a small block decode to a list thousands of times its size.
+    let listSize = 0;
     this.pos = 0;
     while (this.pos < end) {
       const b = buf[this.pos++] ?? 0;
+      let field: HeaderField;
       if (b >= 0x80) {
         // Indexed field (6.1): the commonest case by far once the peer has indexed its headers.
-        const index = b === 0xff ? this.integer(buf, 0x7f) : b & 0x7f;
-        out.push(this.entry(index));
+        field = this.entry(b === 0xff ? this.integer(buf, 0x7f) : b & 0x7f);
       } else if (b >= 0x40) {
         // Literal with incremental indexing (6.2.1).
-        const field = this.literal(buf, b & 0x3f, 0x3f);
+        field = this.literal(buf, b & 0x3f, 0x3f);
         this.insert(field);
-        out.push(field);
       } else if (b >= 0x20) {
         // Dynamic table size update (6.3): only ahead of the first field, so that every field of
         // a block is decoded against one table size.
@@ -155,11 +169,15 @@ export class HpackDecoder {
         }
         this.capacity = size;
         this.evictTo(size);
+        continue;
       } else {
         // Literal without indexing (6.2.2, 0000) or never indexed (6.2.3, 0001): the same to a
         // decoder that does not forward headers.
-        out.push(this.literal(buf, b & 0x0f, 0x0f));
+        field = this.literal(buf, b & 0x0f, 0x0f);
       }
+      listSize += field[0].length + field[1].length + ENTRY_OVERHEAD;
+      if (listSize > maxListSize) throw new HeaderListTooLargeError(maxListSize);
+      out.push(field);
     }
     return out;
   }
