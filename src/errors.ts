@@ -82,6 +82,9 @@ export type EtcdErrorCode =
  */
 export type Delivery = "unsent" | "unknown" | "pending";
 
+/** What the client's health probe found on a member when it gave up on the requests there. */
+export type MemberHealth = "down" | "unresponsive" | "no-leader";
+
 /** Fields an `EtcdError` may carry besides its code and message. */
 export interface EtcdErrorFields {
   /** The member URL the failure came from. */
@@ -106,6 +109,8 @@ export interface EtcdErrorFields {
   readonly errors?: readonly EtcdError[] | undefined;
   /** The raw reply, when one arrived (status, headers and body for v2). */
   readonly response?: unknown;
+  /** Set when the request was abandoned because a health probe found its member so. */
+  readonly health?: MemberHealth | undefined;
   /** The underlying error. */
   readonly cause?: unknown;
 }
@@ -136,6 +141,8 @@ export class EtcdError extends Error {
   readonly errors: readonly EtcdError[];
   /** The raw reply, when one arrived. */
   readonly response: unknown;
+  /** Why the client abandoned the request on its member, when a health probe was the reason. */
+  readonly health: MemberHealth | undefined;
 
   /** Builds an error with a code, a message and any of the optional fields. */
   constructor(code: EtcdErrorCode, message: string, fields: EtcdErrorFields = {}) {
@@ -153,6 +160,7 @@ export class EtcdError extends Error {
     this.compactRevision = fields.compactRevision;
     this.errors = fields.errors ?? [];
     this.response = fields.response;
+    this.health = fields.health;
   }
 
   /** True when the member itself failed (so another member may answer), false for answers about data. */

@@ -37,7 +37,7 @@ export type {
 } from "./v2/types.js";
 
 export { EtcdError, canRetry, isEtcdError } from "./errors.js";
-export type { Delivery, EtcdErrorCode, EtcdErrorFields } from "./errors.js";
+export type { Delivery, EtcdErrorCode, EtcdErrorFields, MemberHealth } from "./errors.js";
 export { DEFAULTS } from "./options.js";
 export type { AuthOptions, CallOptions, Consistency, EngineOptions, Logger, TlsOptions } from "./options.js";
 export { defaultCheckRetry } from "./endpoints/retry.js";

@@ -36,10 +36,6 @@ export class UsageError extends Error {
 
 const CLUSTER_UNAVAILABLE = "client: etcd cluster is unavailable or misconfigured";
 
-// How the engine words the members its health probes gave up on (it has no field for the reason).
-const HUNG = /did not answer a health probe/;
-const LEADERLESS = / has no leader$/;
-
 // Failures of the members themselves; everything else is an answer about the data or a local mistake.
 const CLUSTER_CODES = new Set(["UNAVAILABLE", "OUTCOME_UNKNOWN", "TLS_ERROR", "NO_ENDPOINTS", "EMPTY_RESPONSE", "MALFORMED_RESPONSE", "STALE_READ"]);
 
@@ -76,7 +72,7 @@ export function handleErrorText(error: unknown): string {
 export function goHttpErrorText(url: string, error: unknown): string {
   if (!(error instanceof EtcdError)) return goErrorText(error);
   const attempt = error.errors[0] ?? error;
-  const hung = error.code === "TIMEOUT" || HUNG.test(attempt.message);
+  const hung = error.code === "TIMEOUT" || attempt.health === "unresponsive";
   return `Get "${url}": ${hung ? "context deadline exceeded (Client.Timeout exceeded while awaiting headers)" : attemptText(attempt)}`;
 }
 
@@ -132,10 +128,10 @@ function attemptText(error: EtcdError): string {
   const x509 = X509_TEXT[causeCode(error.cause) ?? ""];
   if (x509 !== undefined) return x509;
   const status = error.status;
-  if (status === 500 || status === 503 || (status === undefined && LEADERLESS.test(error.message))) return `client: etcd member ${endpoint} has no leader`;
+  if (status === 500 || status === 503 || error.health === "no-leader") return `client: etcd member ${endpoint} has no leader`;
   if (status !== undefined && status > 500) return `client: etcd member ${endpoint} returns server error [${STATUS_TEXT[status] ?? String(status)}]`;
   // A member the engine found hung: the Go client would have hit its per-request header timeout.
-  if (error.code === "UNAVAILABLE" && HUNG.test(error.message)) return `client: endpoint ${endpoint} exceeded header timeout`;
+  if (error.health === "unresponsive") return `client: endpoint ${endpoint} exceeded header timeout`;
   return error.message;
 }
 

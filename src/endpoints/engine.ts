@@ -386,6 +386,7 @@ export class EndpointEngine {
     const reason = new EtcdError("UNAVAILABLE", `${member.url} ${why}`, {
       endpoint: member.url,
       delivery: verdict === "down" ? "unknown" : "pending",
+      health: verdict,
     });
     for (const attempt of [...member.inflight, ...member.polls]) attempt.controller.abort(reason);
   }

@@ -156,11 +156,11 @@ test("a member that stops answering is probed, set aside, and the read completes
   e.close();
 });
 
-test("an unrepeatable request on a hung member reports an unknown outcome", async () => {
+test("an unrepeatable request on a hung member reports an unknown outcome, and the attempt says why", async () => {
   const { e } = engine({ "http://a": "unresponsive" });
   await assert.rejects(
     e.execute(op("create", false, (ep, signal) => (ep === "http://a" ? hang(signal) : Promise.resolve(ep)))),
-    (err: EtcdError) => err.code === "OUTCOME_UNKNOWN",
+    (err: EtcdError) => err.code === "OUTCOME_UNKNOWN" && err.health === undefined && err.errors[0]?.health === "unresponsive",
   );
   e.close();
 });
@@ -178,7 +178,7 @@ test("a leaderless member's reads move elsewhere, its writes report an unknown o
   const read = e.execute(op("get", true, (ep, signal) => (ep === "http://a" ? hang(signal) : Promise.resolve(ep))));
   const write = e.execute(op("set", "idempotent", (ep, signal) => (ep === "http://a" ? hang(signal) : Promise.resolve(ep))));
   assert.equal(await read, "http://b");
-  await assert.rejects(write, (err: EtcdError) => err.code === "OUTCOME_UNKNOWN");
+  await assert.rejects(write, (err: EtcdError) => err.code === "OUTCOME_UNKNOWN" && err.errors[0]?.health === "no-leader");
   e.close();
 });
 
