@@ -9,21 +9,17 @@
  * version before and after (it must grow by at least the number of puts h2load counted as done;
  * any shortfall is reported as errors). No warm-up: a C program has no JIT to warm, and wrk has none.
  */
-import { execFile } from "node:child_process";
 import { connect } from "node:http2";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { putRequest, rangeRequest } from "../../src/v3/convert.js";
 import { PutRequest, RangeRequest, RangeResponse } from "../../src/v3/gen/etcdserverpb.js";
 import { METHODS } from "../../src/v3/methods.js";
-import { CpuWindow } from "./machine.js";
+import { runMeasured, type CpuWindow } from "./machine.js";
 import type { PhaseResult } from "./phase.js";
 import { quantile } from "./stats.js";
 import { VALUE, v3Paths, type V3Workload } from "./workloads.js";
-
-const run = promisify(execFile);
 
 /** Where Debian's nghttp2-client package puts it. */
 export const H2LOAD = "/usr/bin/h2load";
@@ -102,13 +98,9 @@ export async function runH2load(endpoint: string, prefix: string, workload: V3Wo
     const log = join(dir, "log");
     writeFileSync(bodyFile, call.body);
     const args = ["-c1", `-m${concurrency}`, `-D${seconds}`, `--log-file=${log}`, "-d", bodyFile, "-H", "content-type: application/grpc", "-H", "te: trailers", `${endpoint}${call.path}`];
-    const cpu = new CpuWindow(serverPids);
-    cpu.start();
-    // bash's `times` prints its children's user and system time on its second line.
-    const { stdout } = await run("bash", ["-c", `"$0" "$@" && times`, H2LOAD, ...args], { timeout: (seconds + 30) * 1000 });
-    const used = cpu.stop();
+    const { stdout, cpuSeconds, used } = await runMeasured(H2LOAD, args, (seconds + 30) * 1000, serverPids);
     const after = workload === "v3-put" ? await version(endpoint, putKey) : 0n;
-    return parse(stdout, readFileSync(log, "utf8"), used, workload === "v3-put" ? Number(after - before) : undefined);
+    return parse(stdout, readFileSync(log, "utf8"), cpuSeconds, used, workload === "v3-put" ? Number(after - before) : undefined);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -117,11 +109,11 @@ export async function runH2load(endpoint: string, prefix: string, workload: V3Wo
 /**
  * h2load's summary and per-request log (one line per request done) into a cell. `applied` (puts
  * only) is how far the key's version moved: the puts done plus any still in flight when h2load
- * stopped, so fewer than done means some 200s carried a gRPC error.
+ * stopped, so fewer than succeeded means some 200s carried a gRPC error.
  */
-function parse(out: string, log: string, used: ReturnType<CpuWindow["stop"]>, applied: number | undefined): PhaseResult {
+function parse(out: string, log: string, h2loadCpu: number, used: ReturnType<CpuWindow["stop"]>, applied: number | undefined): PhaseResult {
   const counts = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
-  const done = Number(counts?.[4] ?? Number.NaN);
+  const succeeded = Number(counts?.[4] ?? Number.NaN);
   // h2load's "failed" already counts the errored and timed-out requests.
   const failed = Number(counts?.[5] ?? 0);
   const perSec = Number(/finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(out)?.[1]);
@@ -130,18 +122,16 @@ function parse(out: string, log: string, used: ReturnType<CpuWindow["stop"]>, ap
     const f = line.split("\t");
     if (f.length >= 3) durations.push(Number(f[2]) / 1000);
   }
-  const unapplied = applied === undefined ? 0 : Math.max(0, done - applied);
-  const times = out.trim().split("\n").slice(-1)[0]?.split(/\s+/) ?? [];
-  const h2loadCpu = times.map((t) => /^(\d+)m([\d.]+)s$/.exec(t)).reduce((sum, m) => sum + (m === null ? 0 : Number(m[1]) * 60 + Number(m[2])), 0);
+  const unapplied = applied === undefined ? 0 : Math.max(0, succeeded - applied);
   return {
-    ops: done,
+    ops: succeeded,
     errors: failed + unapplied,
     firstError: unapplied > 0 ? `${unapplied} puts answered 200 but not applied (a gRPC error in the trailers)` : undefined,
     opsPerSec: perSec,
     p50Ms: quantile(durations, 0.5),
     p99Ms: quantile(durations, 0.99),
-    cpuUsPerOp: (h2loadCpu * 1e6) / done,
-    serverUsPerOp: used.server === undefined ? undefined : (used.server * 1e6) / done,
+    cpuUsPerOp: (h2loadCpu * 1e6) / succeeded,
+    serverUsPerOp: used.server === undefined ? undefined : (used.server * 1e6) / succeeded,
     foreignCores: used.foreignCores === undefined ? undefined : Math.max(0, used.foreignCores - h2loadCpu / used.seconds),
   };
 }

@@ -3,8 +3,12 @@
  * machine can be recognised (and avoided: `waitQuiet`). Linux only; elsewhere the readers return
  * undefined and the benchmarks simply do not report foreign load.
  */
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
 import { sleep } from "./stats.js";
+
+const execFileAsync = promisify(execFile);
 
 const TICK_S = 0.01; // USER_HZ is 100 on every Linux this runs on.
 
@@ -100,4 +104,24 @@ export async function waitQuiet(serverPids: readonly (number | undefined)[], max
     if (foreign === undefined || foreign < maxForeignCores) return foreign;
   } while (performance.now() < deadline);
   return foreign;
+}
+
+/**
+ * Runs a load generator (wrk, h2load) to completion: its stdout, its own CPU seconds (user +
+ * system, from bash's `times` for its child) and the CPU window around it.
+ */
+export async function runMeasured(
+  binary: string,
+  args: readonly string[],
+  timeoutMs: number,
+  serverPids: readonly number[],
+): Promise<{ stdout: string; cpuSeconds: number; used: ReturnType<CpuWindow["stop"]> }> {
+  const cpu = new CpuWindow(serverPids);
+  cpu.start();
+  // bash's `times` prints its children's user and system time on its second (last) line.
+  const { stdout } = await execFileAsync("bash", ["-c", `"$0" "$@" && times`, binary, ...args], { timeout: timeoutMs });
+  const used = cpu.stop();
+  const times = stdout.trim().split("\n").slice(-1)[0]?.split(/\s+/) ?? [];
+  const cpuSeconds = times.map((t) => /^(\d+)m([\d.]+)s$/.exec(t)).reduce((sum, m) => sum + (m === null ? 0 : Number(m[1]) * 60 + Number(m[2])), 0);
+  return { stdout, cpuSeconds, used };
 }

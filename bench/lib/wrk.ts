@@ -2,16 +2,12 @@
  * The raw HTTP ceiling: wrk (a C load generator that does not parse JSON) on the same v2 URLs.
  * wrk is bounded by time only; its CPU comes from bash's `times` for its child.
  */
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { CpuWindow } from "./machine.js";
+import { runMeasured, type CpuWindow } from "./machine.js";
 import type { PhaseResult } from "./phase.js";
 import { VALUE, paths, type Workload } from "./workloads.js";
-
-const run = promisify(execFile);
 
 /** Where Debian's wrk package puts it. */
 export const WRK = "/usr/bin/wrk";
@@ -55,25 +51,18 @@ export async function runWrk(endpoint: string, prefix: string, workload: Workloa
       args.push("-s", script);
     }
     args.push(url(endpoint, prefix, workload));
-    const cpu = new CpuWindow(serverPids);
-    cpu.start();
-    // bash's `times` prints its children's user and system time on its second line.
-    const { stdout } = await run("bash", ["-c", `"$0" "$@" && times`, WRK, ...args], { timeout: (seconds + 30) * 1000 });
-    const used = cpu.stop();
-    return parse(stdout, used);
+    const { stdout, cpuSeconds, used } = await runMeasured(WRK, args, (seconds + 30) * 1000, serverPids);
+    return parse(stdout, cpuSeconds, used);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function parse(out: string, used: ReturnType<CpuWindow["stop"]>): PhaseResult {
+function parse(out: string, wrkCpu: number, used: ReturnType<CpuWindow["stop"]>): PhaseResult {
   const total = Number(/(\d+) requests in/.exec(out)?.[1]);
   const perSec = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? "0";
   const socket = /Socket errors: (.*)/.exec(out)?.[1];
-  const times = out.trim().split("\n").slice(-1)[0]?.split(/\s+/) ?? [];
-  const cpuSeconds = times.map((t) => /^(\d+)m([\d.]+)s$/.exec(t)).reduce((sum, m) => sum + (m === null ? 0 : Number(m[1]) * 60 + Number(m[2])), 0);
-  const wrkCpu = cpuSeconds;
   const server = used.server;
   return {
     ops: total,
