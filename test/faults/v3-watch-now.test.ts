@@ -49,7 +49,10 @@ async function scenario(t: TestContext, name: string, fault: Fault): Promise<voi
   const delivered: V3WatchEvent[] = [];
   const done = new AbortController();
   const watching = (async () => {
-    const options = { prefix: true, progressNotify: true, onProgress: (revision: bigint) => created(revision), signal: done.signal };
+    const onProgress = (revision: bigint): void => {
+      created(revision);
+    };
+    const options = { prefix: true, progressNotify: true, onProgress, signal: done.signal };
     for await (const ev of watcher.watch(`${p}/`, options)) delivered.push(ev);
   })();
   const since = await createdAt;
@@ -90,7 +93,7 @@ async function scenario(t: TestContext, name: string, fault: Fault): Promise<voi
   const missing = [...acked].filter(([value, revision]) => seen.get(value) !== revision);
   assert.deepEqual(missing.slice(0, 5), [], `${missing.length} acknowledged puts were not delivered at their revisions`);
   for (const value of seen.keys()) assert.ok(acked.has(value) || unknown.has(value), `${value} delivered but never written`);
-  t.diagnostic(`${name}: created at revision ${since}; left the member ${((movedAt ?? faultAt) - faultAt).toFixed(0)} ms after the fault; ${delivered.length} events for ${acked.size} acknowledged + ${unknown.size} unknown puts`);
+  t.diagnostic(`${name}: created at revision ${since}; left the member ${(movedAt - faultAt).toFixed(0)} ms after the fault; ${delivered.length} events for ${acked.size} acknowledged + ${unknown.size} unknown puts`);
 }
 
 test("a watch from now with no event yet survives SIGKILL of its member: every later put is delivered", async (t) => {
