@@ -73,6 +73,13 @@ export interface EngineOptions {
   readonly suspectAfter?: number | undefined;
   /** How long a health probe may take before the member counts as hung (default 700 ms). */
   readonly probeTimeout?: number | undefined;
+  /**
+   * How often the member in use is health-checked while the client is open, busy or idle
+   * (default 1000 ms), so that an idle client notices an isolated or leaderless member before
+   * its next request. Each check is a request to that member: raise it when many clients share
+   * one cluster.
+   */
+  readonly healthInterval?: number | undefined;
 }
 
 const STRONG: Consistency = "strong";

@@ -89,6 +89,7 @@ export function engineConfig(options: EngineOptions, prober: Prober, discover: E
     logger: options.logger,
     suspectAfter: options.suspectAfter,
     probeTimeout: options.probeTimeout,
+    healthInterval: options.healthInterval,
   };
 }
 

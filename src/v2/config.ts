@@ -27,7 +27,7 @@ export interface EtcdV2Config {
   readonly tls?: TlsConfig;
 }
 
-const NUMERIC = ["dialTimeout", "keepAlive", "requestTimeout", "autoSync"] as const;
+const NUMERIC = ["dialTimeout", "keepAlive", "requestTimeout", "autoSync", "suspectAfter", "probeTimeout", "healthInterval"] as const;
 
 /** Throws INVALID_ARGUMENT for options the client cannot work with; nothing is sent first. */
 export function validateOptions(options: EtcdV2ClientOptions): void {

@@ -286,7 +286,7 @@ export class EtcdV3Client {
 
 const ZERO = Buffer.from([0]);
 
-const NUMERIC = ["dialTimeout", "keepAlive", "requestTimeout", "suspectAfter", "probeTimeout", "autoSync", "window", "maxMessageBytes"] as const;
+const NUMERIC = ["dialTimeout", "keepAlive", "requestTimeout", "suspectAfter", "probeTimeout", "healthInterval", "autoSync", "window", "maxMessageBytes"] as const;
 
 function validateOptions(options: EtcdV3ClientOptions): void {
   if (typeof options !== "object" || (options as unknown) === null) throw invalid("options must be an object with endpoints");

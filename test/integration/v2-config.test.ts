@@ -96,6 +96,9 @@ describe("v2 client configuration on a 3-member cluster", () => {
     ];
     for (const config of bad) assert.throws(() => EtcdV2Client.fromConfig(config as object), invalid, JSON.stringify(config));
     assert.throws(() => new EtcdV2Client({ endpoints: cluster.endpoints(), dialTimeout: Number.NaN }), invalid);
+    for (const name of ["suspectAfter", "probeTimeout", "healthInterval"]) {
+      assert.throws(() => new EtcdV2Client({ endpoints: cluster.endpoints(), [name]: -1 }), (e: unknown) => invalid(e) && (e as Error).message.includes(name), name);
+    }
     assert.throws(() => new EtcdV2Client({ endpoints: cluster.endpoints(), auth: { username: "u" } as never }), invalid);
   });
 

@@ -4,7 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { EndpointEngine, type Operation, type ProbeVerdict } from "../../src/endpoints/engine.js";
+import { EndpointEngine, engineConfig, type Operation, type ProbeVerdict } from "../../src/endpoints/engine.js";
 import { backoffDelay, defaultCheckRetry } from "../../src/endpoints/retry.js";
 import { EtcdError, type Repeat } from "../../src/errors.js";
 import type { EngineEvent } from "../../src/endpoints/events.js";
@@ -142,6 +142,21 @@ test("many concurrent failures on the member in use move the pin once", async ()
   assert.equal(new Set(results).size, 1);
   assert.equal(events.filter((ev) => ev.type === "member-chosen" && ev.previous !== undefined).length, 1);
   e.close();
+});
+
+test("an idle client health-checks its member every healthInterval, and engineConfig passes the option on", async () => {
+  assert.equal(engineConfig({ endpoints: EPS, healthInterval: 150 }, () => Promise.resolve("healthy"), undefined).healthInterval, 150);
+  const count = async (healthInterval: number): Promise<number> => {
+    let probes = 0;
+    const { e } = engine({}, { healthInterval, prober: () => { probes++; return Promise.resolve("healthy"); } });
+    await e.execute(op("get", true, (ep) => Promise.resolve(ep)));
+    await new Promise((r) => setTimeout(r, 650));
+    e.close();
+    return probes;
+  };
+  const [often, rarely] = await Promise.all([count(100), count(60_000)]);
+  assert.ok(often >= 3 && often <= 8, `${often} probes in 650 ms at one per 100 ms`);
+  assert.equal(rarely, 0);
 });
 
 test("a member that stops answering is probed, set aside, and the read completes elsewhere", async () => {

@@ -276,6 +276,7 @@ describe("client option validation", () => {
     ["string timeout", { endpoints: ["http://127.0.0.1:2379"], dialTimeout: "1000" }, /dialTimeout/],
     ["NaN keepAlive", { endpoints: ["http://127.0.0.1:2379"], keepAlive: Number.NaN }, /keepAlive/],
     ["zero window", { endpoints: ["http://127.0.0.1:2379"], window: 0 }, /window/],
+    ["negative healthInterval", { endpoints: ["http://127.0.0.1:2379"], healthInterval: -5 }, /healthInterval/],
     ["auth without password", { endpoints: ["http://127.0.0.1:2379"], auth: { username: "root" } }, /auth/],
     ["tls not an object", { endpoints: ["https://127.0.0.1:2379"], tls: "ca.pem" }, /tls/],
     ["checkRetry not a function", { endpoints: ["http://127.0.0.1:2379"], checkRetry: true }, /checkRetry/],
