@@ -45,6 +45,8 @@ interface Op {
   readonly end: number;
   readonly ok: boolean;
   readonly code?: string | undefined;
+  /** A failure's message and its attempts' messages, so that a failed assertion says what happened. */
+  readonly why?: string | undefined;
   /** The member that answered (reads). */
   readonly memberId?: bigint | undefined;
 }
@@ -85,7 +87,8 @@ async function record(run: Run, kind: Op["kind"], fn: () => Promise<bigint | und
   } catch (error) {
     const code = error instanceof EtcdError ? error.code : undefined;
     if (code === undefined) run.violations.push(`${kind} failed with an untyped error: ${String(error)}`);
-    run.ops.push({ kind, start, end: performance.now(), ok: false, code });
+    const why = error instanceof EtcdError ? [error.message, ...error.errors.map((e) => e.message)].join(" | ") : String(error);
+    run.ops.push({ kind, start, end: performance.now(), ok: false, code, why });
     // Keep a failing loop from spinning: the client has already retried what it could.
     await sleep(20);
   }
@@ -202,7 +205,7 @@ async function runScenario(t: TestContext, s: Scenario): Promise<void> {
   assert.deepEqual(problems, []);
   assert.deepEqual(unhandled.slice(unhandledBefore), [], "unhandled rejections");
   const failedReads = reads.filter((op) => !op.ok);
-  assert.equal(failedReads.length, 0, `reads failed: ${failedReads.map((op) => `${op.kind} ${op.code ?? "?"}`).join(", ")}`);
+  assert.equal(failedReads.length, 0, `reads failed: ${failedReads.map((op) => `${op.kind} ${op.code ?? "?"} after ${(op.end - op.start).toFixed(0)} ms (${op.why ?? ""})`).join(", ")}`);
   const strongBound = s.target === "leader" ? LEADER_LOSS_STRONG_READ_BOUND_MS : READ_BOUND_MS;
   assert.ok(slowest("weak-get") < READ_BOUND_MS, `a weak read ended ${slowest("weak-get").toFixed(0)} ms after the fault`);
   assert.ok(slowest("get") < strongBound, `a strong read ended ${slowest("get").toFixed(0)} ms after the fault`);
