@@ -18,7 +18,7 @@ import { DEFAULTS, type CallOptions, type EngineOptions, type Logger } from "../
 import { CallScope, endError } from "./call.js";
 import type { EngineEvent, SetAsideReason } from "./events.js";
 import { Member, type Attempt } from "./member.js";
-import { defaultCheckRetry, retryContext, type CheckRetry } from "./retry.js";
+import { defaultCheckRetry, isLeaderless, retryContext, type CheckRetry } from "./retry.js";
 
 /** How far the cluster had got, as a reply shows it (v2: X-Etcd-Index and X-Raft-Term). */
 export interface Progress {
@@ -163,6 +163,7 @@ export class EndpointEngine {
     const scope = new CallScope(call.signal, call.timeout ?? this.config.requestTimeout ?? DEFAULTS.requestTimeout);
     const watermark = op.weakRead === true ? { ...this.seen } : undefined;
     const failures: EtcdError[] = [];
+    let leaderless = 0;
     try {
       for (let attempt = 1; ; attempt++) {
         if (this.electionLikely()) await this.waitForActive(scope);
@@ -180,7 +181,8 @@ export class EndpointEngine {
         if (!error.memberFailure) throw error;
         failures.push(error);
         this.memberFailed(member, error);
-        const decision = this.checkRetry(retryContext(attempt, member.url, error, this.members.length, op.repeat));
+        if (isLeaderless(error)) leaderless++;
+        const decision = this.checkRetry(retryContext(attempt, member.url, error, this.members.length, op.repeat, leaderless));
         if (!decision.retry) throw giveUp(op, error, failures);
         this.emit({ type: "retry", endpoint: member.url, attempt, delay: decision.delay, error });
         if (decision.delay > 0) await scope.sleep(decision.delay);

@@ -8,6 +8,12 @@ import { DEFAULTS } from "../options.js";
 export interface RetryContext {
   /** How many attempts this call has made so far (1 after the first failure). */
   readonly attempt: number;
+  /**
+   * How many of those failed because their member had no leader (an election under way): the
+   * default policy does not count them, since every member fails so until the new leader is
+   * up, and the call's deadline bounds the wait anyway.
+   */
+  readonly leaderless: number;
   /** The member the failed attempt went to. */
   readonly endpoint: string;
   /** Why it failed. */
@@ -34,8 +40,9 @@ export type CheckRetry = (context: RetryContext) => RetryDecision;
  */
 export const defaultCheckRetry: CheckRetry = (context) => {
   if (!context.safe) return { retry: false };
-  if (context.attempt >= 2 * context.members) return { retry: false };
-  return { retry: true, delay: backoffDelay(context.attempt, context.members) };
+  const counted = context.attempt - context.leaderless;
+  if (counted >= 2 * context.members) return { retry: false };
+  return { retry: true, delay: backoffDelay(counted, context.members) };
 };
 
 /** The delay before attempt `attempt + 1`: zero during the first pass, then capped exponential with jitter. */
@@ -47,8 +54,13 @@ export function backoffDelay(attempt: number, members: number, random: () => num
 }
 
 /** Builds the context the policy sees. */
-export function retryContext(attempt: number, endpoint: string, error: EtcdError, members: number, repeat: Repeat): RetryContext {
-  return { attempt, endpoint, error, response: error.response, members, repeat, safe: canRetry(error, repeat) };
+export function retryContext(attempt: number, endpoint: string, error: EtcdError, members: number, repeat: Repeat, leaderless = 0): RetryContext {
+  return { attempt, endpoint, error, response: error.response, members, repeat, safe: canRetry(error, repeat), leaderless };
+}
+
+/** True when an attempt failed because its member had no leader: etcd said so, or a probe found it so. */
+export function isLeaderless(error: EtcdError): boolean {
+  return error.code === "NO_LEADER" || error.health === "no-leader";
 }
 
 /**

@@ -322,7 +322,7 @@ test("backoff is immediate for the first pass over members, then capped exponent
   assert.equal(backoffDelay(4, 3, () => 1), 50);
   assert.equal(backoffDelay(4, 3, () => 0), 25);
   assert.equal(backoffDelay(40, 3, () => 1), 1000);
-  const unsafe = defaultCheckRetry({ attempt: 1, endpoint: "x", error: reset("x"), response: undefined, members: 3, repeat: "once", safe: false });
+  const unsafe = defaultCheckRetry({ attempt: 1, endpoint: "x", error: reset("x"), response: undefined, members: 3, repeat: "once", safe: false, leaderless: 0 });
   assert.deepEqual(unsafe, { retry: false });
 });
 
@@ -343,6 +343,47 @@ test("during an election (every member set aside but answering) a call waits ins
   );
   assert.ok(result);
   assert.ok(attempts <= 6, `${attempts} attempts`);
+  e.close();
+});
+
+test("attempts that fail for want of a leader do not spend the retry budget, even when probes flip during the election", async () => {
+  // As seen in CI after a leader was SIGKILLed: one follower still names the dead leader in its
+  // status (probe "healthy") while every request to it fails "no leader", so it is reinstated
+  // and set aside every 250 ms; counted, those attempts used up 2 × 3 within 1.3 s.
+  const electing = { until: performance.now() + 2000 };
+  const prober = (ep: string): Promise<ProbeVerdict> => Promise.resolve(performance.now() < electing.until && ep !== "http://b" ? "no-leader" : "healthy");
+  const { e } = engine({}, { prober });
+  const noLeader = (ep: string) => new EtcdError("NO_LEADER", `${ep}: etcdserver: no leader`, { endpoint: ep, status: 14, delivery: "unsent" });
+  let attempts = 0;
+  const started = performance.now();
+  const where = await e.execute(
+    op("get", true, (ep) => {
+      attempts++;
+      return performance.now() < electing.until ? Promise.reject(noLeader(ep)) : Promise.resolve(ep);
+    }),
+  );
+  assert.ok(typeof where === "string");
+  assert.ok(attempts > 6, `only ${attempts} attempts: the scenario did not exceed the counted budget`);
+  assert.ok(performance.now() - started >= 1900);
+  e.close();
+});
+
+test("a cluster that never elects a leader fails a call at its deadline, not in a tight loop", async () => {
+  const { e } = engine({ "http://a": "no-leader", "http://b": "no-leader", "http://c": "no-leader" }, { requestTimeout: 900 });
+  let attempts = 0;
+  const started = performance.now();
+  await assert.rejects(
+    e.execute(
+      op("get", true, (ep) => {
+        attempts++;
+        return Promise.reject(new EtcdError("NO_LEADER", `${ep}: etcdserver: no leader`, { endpoint: ep, status: 14, delivery: "unsent" }));
+      }),
+    ),
+    (err: EtcdError) => err.code === "TIMEOUT",
+  );
+  const took = performance.now() - started;
+  assert.ok(took >= 850 && took < 1500, `took ${took.toFixed(0)} ms`);
+  assert.ok(attempts <= 10, `${attempts} attempts in ${took.toFixed(0)} ms`);
   e.close();
 });
 
