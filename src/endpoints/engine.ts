@@ -50,6 +50,12 @@ export interface Operation<T> {
    */
   readonly longPoll?: boolean | undefined;
   /**
+   * True for writes a member hands to raft (forwarding them to the leader it knows): such a
+   * write still waiting after a newer raft term appeared is given up as OUTCOME_UNKNOWN, since
+   * etcd holds a proposal lost with a dead leader until its own request timeout (about 6 s).
+   */
+  readonly proposal?: boolean | undefined;
+  /**
    * Makes one attempt on `endpoint`; throws `EtcdError` (with `delivery` for member failures).
    * `signal` belongs to this attempt only until the returned promise settles: keep no reference
    * to it and no listener on it after that, because the engine reuses signals never aborted.
@@ -111,6 +117,8 @@ export class EndpointEngine {
   private readonly probes = new Set<AbortController>();
   private readonly spareControllers: AbortController[] = [];
   private readonly activeWaiters = new Set<() => void>();
+  /** The reasons `abandonLostProposals` aborted attempts with: their member is not at fault. */
+  private readonly lostProposals = new WeakSet<EtcdError>();
   private inflightCount = 0;
   private idleWaiters: (() => void)[] = [];
   private closed = false;
@@ -180,7 +188,7 @@ export class EndpointEngine {
         }
         if (!error.memberFailure) throw error;
         failures.push(error);
-        this.memberFailed(member, error);
+        if (!this.lostProposals.has(error)) this.memberFailed(member, error);
         if (isLeaderless(error)) leaderless++;
         const decision = this.checkRetry(retryContext(attempt, member.url, error, this.members.length, op.repeat, leaderless));
         if (!decision.retry) throw giveUp(op, error, failures);
@@ -199,7 +207,12 @@ export class EndpointEngine {
     watermark: Progress | undefined,
   ): Promise<{ ok: true; value: T } | { ok: false; error: EtcdError }> {
     const controller = this.spareControllers.pop() ?? new AbortController();
-    const record: Attempt = { controller, longPoll: op.longPoll === true, startedAt: performance.now() };
+    const record: Attempt = {
+      controller,
+      longPoll: op.longPoll === true,
+      startedAt: performance.now(),
+      proposalTerm: op.proposal === true ? this.seen.term : undefined,
+    };
     member.setFor(record).add(record);
     this.inflightCount++;
     scope.current = controller;
@@ -335,6 +348,7 @@ export class EndpointEngine {
   /** One timer drives everything periodic: suspect probes, re-probes of set-aside members, the health check. */
   private tick(): void {
     const now = performance.now();
+    this.abandonLostProposals(now);
     for (const member of this.members) {
       if (member.probing) continue;
       const sinceProbe = now - member.lastProbeAt;
@@ -343,6 +357,31 @@ export class EndpointEngine {
       const watched = member === this.pinned || member.polls.size > 0;
       const healthCheck = watched && member.state === "active" && sinceProbe >= this.timing.healthInterval;
       if (suspect || reprobe || healthCheck) this.probe(member, now);
+    }
+  }
+
+  /**
+   * Gives up on proposals that have waited at least `suspectAfter` since before a newer raft
+   * term appeared in a reply. A follower forwards a proposal to the leader it knows; if that
+   * leader died, the proposal is lost, and etcd says so only when its request timeout runs out
+   * (about 6 s), while the member answers probes and other requests meanwhile. The proposal may
+   * still have reached the old leader and be committed by the new one, so it ends as pending:
+   * reported OUTCOME_UNKNOWN, never re-sent. A write sent before the client had seen any term
+   * is left alone.
+   */
+  private abandonLostProposals(now: number): void {
+    const term = this.seen.term;
+    for (const member of this.members) {
+      for (const attempt of member.inflight) {
+        const sent = attempt.proposalTerm;
+        if (sent === undefined || sent === 0 || sent >= term || now - attempt.startedAt < this.timing.suspectAfter) continue;
+        const reason = new EtcdError("UNAVAILABLE", `${member.url}: raft term ${term} began while this write waited (sent in term ${sent}); a proposal forwarded to the old leader is lost`, {
+          endpoint: member.url,
+          delivery: "pending",
+        });
+        this.lostProposals.add(reason);
+        attempt.controller.abort(reason);
+      }
     }
   }
 

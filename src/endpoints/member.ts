@@ -15,6 +15,8 @@ export interface Attempt {
   readonly controller: AbortController;
   readonly longPoll: boolean;
   readonly startedAt: number;
+  /** For raft proposals: the highest term the client had seen when it was sent (0: none yet). */
+  readonly proposalTerm: number | undefined;
 }
 
 /** The engine's record of one member. */

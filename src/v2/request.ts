@@ -45,6 +45,8 @@ export class V2Requester {
       name: call.name,
       repeat: repeatOf(call),
       weakRead: call.weakRead,
+      // Every v2 request but a GET or HEAD (keys, members, auth) is a raft proposal.
+      proposal: call.request.method !== "GET" && call.request.method !== "HEAD",
       run: async (endpoint, signal) => call.decode(await transport.request(endpoint, call.request, signal), endpoint),
     };
     if (call.progress !== undefined) operation.progress = (result) => call.progress?.(result);

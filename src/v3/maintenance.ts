@@ -96,6 +96,7 @@ const DEFRAGMENT: UnarySpec<DefragmentRequest, DefragmentResponse> = {
   name: "maintenance.defragment",
   path: METHODS.defragment,
   repeat: "idempotent",
+  local: true,
   request: DefragmentRequest,
   response: DefragmentResponse,
 };
@@ -104,6 +105,7 @@ const MOVE_LEADER: UnarySpec<MoveLeaderRequest, MoveLeaderResponse> = {
   name: "maintenance.moveLeader",
   path: METHODS.moveLeader,
   repeat: "once",
+  local: true,
   request: MoveLeaderRequest,
   response: MoveLeaderResponse,
 };

@@ -31,6 +31,8 @@ export interface UnarySpec<Req, Res> {
   readonly path: string;
   /** Whether it may be sent again after a possible delivery. */
   readonly repeat: Repeat;
+  /** For a write the member serves itself rather than through raft (defragment, moveLeader). */
+  readonly local?: boolean;
   /** Request encoder. */
   readonly request: Encoder<Req>;
   /** Reply decoder. */
@@ -63,6 +65,7 @@ export class V3Rpc {
       name: spec.name,
       repeat: spec.repeat,
       weakRead,
+      proposal: spec.repeat !== "read" && spec.local !== true,
       run: (endpoint, signal) => this.attempt(endpoint, spec, bytes, signal),
       progress: progressOf,
     };

@@ -387,6 +387,50 @@ test("a cluster that never elects a leader fails a call at its deadline, not in 
   e.close();
 });
 
+test("a proposal still waiting after a newer raft term appears is given up as OUTCOME_UNKNOWN, and its member is not blamed", async () => {
+  const { e, events } = engine();
+  const term = { now: 5 };
+  const read = (): Operation<string> => ({ name: "get", repeat: "read", run: (ep) => Promise.resolve(ep), progress: () => ({ index: 1, term: term.now }) });
+  await e.execute(read());
+  // A write forwarded to a leader that has died: the member never answers it.
+  const lost = e.execute({ name: "set", repeat: "idempotent", proposal: true, run: (_ep, signal) => hang(signal) });
+  const local = e.execute({ name: "maintenance.moveLeader", repeat: "once", run: (_ep, signal) => hang(signal) });
+  const started = performance.now();
+  await new Promise((r) => setTimeout(r, 150));
+  term.now = 6; // a new leader: later replies carry term 6
+  await e.execute(read());
+  await assert.rejects(lost, (err: EtcdError) => err.code === "OUTCOME_UNKNOWN" && err.errors[0]?.delivery === "pending" && /raft term 6 began/.test(err.errors[0].message));
+  const took = performance.now() - started;
+  assert.ok(took >= 100 && took < 600, `gave up after ${took.toFixed(0)} ms`);
+  assert.ok(!events.some((ev) => ev.type === "member-set-aside"), "the member that held the proposal was set aside");
+  // A write that is not a proposal (moveLeader, which itself changes the term) is left to finish.
+  const settled = await Promise.race([local.then(() => "done", () => "failed"), new Promise((r) => {
+      setTimeout(() => {
+        r("waiting");
+      }, 300);
+    })]);
+  assert.equal(settled, "waiting");
+  e.close();
+  await local.catch(() => undefined);
+});
+
+test("a proposal sent in the current term is not given up, however long it takes", async () => {
+  const { e } = engine();
+  const read: Operation<string> = { name: "get", repeat: "read", run: (ep) => Promise.resolve(ep), progress: () => ({ index: 1, term: 5 }) };
+  await e.execute(read);
+  const slow = e.execute({ name: "set", repeat: "idempotent", proposal: true, run: (ep) =>
+      new Promise<string>((r) => {
+        setTimeout(() => {
+          r(ep);
+        }, 700);
+      }),
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  await e.execute(read);
+  assert.equal(await slow, "http://a");
+  e.close();
+});
+
 test("a cluster whose members all refuse connections fails fast", async () => {
   const { e } = engine();
   const started = performance.now();
