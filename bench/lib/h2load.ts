@@ -5,17 +5,18 @@
  * at that concurrency, the v3 counterpart of wrk for v2.
  *
  * h2load sees only HTTP statuses, and a gRPC error travels in the trailers of an HTTP 200, so each
- * run is checked around it: one call before (its grpc-status must be 0), and for puts the key's
- * version before and after (it must grow by at least the number of puts h2load counted as done;
- * any shortfall is reported as errors). No warm-up: a C program has no JIT to warm, and wrk has none.
+ * run is checked around it through etcd-ts's own transport: one call before (it must succeed),
+ * and for puts the key's version before and after (it must grow by at least the number of puts
+ * h2load counted as done; any shortfall is reported as errors). No warm-up: a C program has no JIT to warm, and wrk has none.
  */
-import { connect } from "node:http2";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { putRequest, rangeRequest } from "../../src/v3/convert.js";
 import { PutRequest, RangeRequest, RangeResponse } from "../../src/v3/gen/etcdserverpb.js";
 import { METHODS } from "../../src/v3/methods.js";
+import { GrpcTransport } from "../../src/transport/grpc.js";
+import { encodeFrame } from "../../src/transport/grpc-frame.js";
 import { runMeasured, type CpuWindow } from "./machine.js";
 import type { PhaseResult } from "./phase.js";
 import { quantile } from "./stats.js";
@@ -26,19 +27,13 @@ export const H2LOAD = "/usr/bin/h2load";
 
 interface Call {
   readonly path: string;
-  readonly body: Buffer;
-}
-
-/** A protobuf message in gRPC's length-prefixed framing (uncompressed). */
-function grpcFrame(message: Uint8Array): Buffer {
-  const head = Buffer.alloc(5);
-  head.writeUInt32BE(message.length, 1);
-  return Buffer.concat([head, message]);
+  /** The protobuf request, before gRPC framing. */
+  readonly message: Uint8Array;
 }
 
 /** A Range of one key, encoded as etcd-ts's own get encodes it. */
 function rangeCall(key: string, serializable: boolean): Call {
-  return { path: METHODS.range, body: grpcFrame(RangeRequest.encode(rangeRequest(key, {}, serializable)).finish()) };
+  return { path: METHODS.range, message: RangeRequest.encode(rangeRequest(key, {}, serializable)).finish() };
 }
 
 /**
@@ -47,62 +42,37 @@ function rangeCall(key: string, serializable: boolean): Call {
  */
 function workloadCall(workload: V3Workload, prefix: string): Call {
   const { readKey, writeKey } = v3Paths(prefix);
-  if (workload === "v3-put") return { path: METHODS.put, body: grpcFrame(PutRequest.encode(putRequest(writeKey(1000), VALUE, {})).finish()) };
+  if (workload === "v3-put") return { path: METHODS.put, message: PutRequest.encode(putRequest(writeKey(1000), VALUE, {})).finish() };
   return rangeCall(readKey, workload === "v3-range-serializable");
 }
 
-/** One unary call with node:http2: the grpc-status (from trailers or trailers-only headers) and the reply message. */
-async function unary(endpoint: string, call: Call): Promise<{ status: string; message: Buffer }> {
-  const session = connect(endpoint);
-  try {
-    return await new Promise((resolve, reject) => {
-      const stream = session.request({ ":method": "POST", ":path": call.path, "content-type": "application/grpc", te: "trailers" });
-      const chunks: Buffer[] = [];
-      let status: string | undefined;
-      const take = (h: Record<string, unknown>): void => {
-        if (typeof h["grpc-status"] === "string") status = h["grpc-status"];
-      };
-      stream.on("response", take);
-      stream.on("trailers", take);
-      stream.on("data", (c: Buffer) => chunks.push(c));
-      stream.on("error", reject);
-      session.on("error", reject);
-      stream.on("end", () => {
-        const all = Buffer.concat(chunks);
-        resolve({ status: status ?? "missing", message: all.subarray(5) });
-      });
-      stream.end(call.body);
-    });
-  } finally {
-    session.close();
-  }
-}
-
-/** The current version of `key` (0 when absent), read serializably from `endpoint`. */
-async function version(endpoint: string, key: string): Promise<bigint> {
-  const reply = await unary(endpoint, rangeCall(key, true));
-  if (reply.status !== "0") throw new Error(`h2load check: Range ${key} answered grpc-status ${reply.status}`);
-  return RangeResponse.decode(reply.message).kvs[0]?.version ?? 0n;
+/** The current version of `key` (0 when absent), read serializably through etcd-ts's transport. */
+async function version(transport: GrpcTransport, endpoint: string, key: string): Promise<bigint> {
+  const call = rangeCall(key, true);
+  const reply = await transport.unary(endpoint, call.path, call.message, { signal: AbortSignal.timeout(10_000) });
+  return RangeResponse.decode(reply).kvs[0]?.version ?? 0n;
 }
 
 /** Runs h2load for `seconds` with one connection and `concurrency` streams. */
 export async function runH2load(endpoint: string, prefix: string, workload: V3Workload, concurrency: number, seconds: number, serverPids: readonly number[]): Promise<PhaseResult> {
   const call = workloadCall(workload, prefix);
-  const probe = await unary(endpoint, call);
-  if (probe.status !== "0") throw new Error(`h2load check: ${call.path} answered grpc-status ${probe.status}`);
   const putKey = v3Paths(prefix).writeKey(1000);
-  const before = workload === "v3-put" ? await version(endpoint, putKey) : 0n;
+  // The checks go through etcd-ts's own gRPC transport, which rejects any non-zero grpc-status.
+  const transport = new GrpcTransport({ dialTimeout: 2000, keepAlive: 10_000 });
   const dir = mkdtempSync(join(tmpdir(), "etcd-ts-h2load-"));
   try {
+    await transport.unary(endpoint, call.path, call.message, { signal: AbortSignal.timeout(10_000) });
+    const before = workload === "v3-put" ? await version(transport, endpoint, putKey) : 0n;
     const bodyFile = join(dir, "body");
     const log = join(dir, "log");
-    writeFileSync(bodyFile, call.body);
+    writeFileSync(bodyFile, encodeFrame(call.message));
     const args = ["-c1", `-m${concurrency}`, `-D${seconds}`, `--log-file=${log}`, "-d", bodyFile, "-H", "content-type: application/grpc", "-H", "te: trailers", `${endpoint}${call.path}`];
     const { stdout, cpuSeconds, used } = await runMeasured(H2LOAD, args, (seconds + 30) * 1000, serverPids);
-    const after = workload === "v3-put" ? await version(endpoint, putKey) : 0n;
+    const after = workload === "v3-put" ? await version(transport, endpoint, putKey) : 0n;
     return parse(stdout, readFileSync(log, "utf8"), cpuSeconds, used, workload === "v3-put" ? Number(after - before) : undefined);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    await transport.close();
   }
 }
 

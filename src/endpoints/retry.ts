@@ -54,7 +54,7 @@ export function backoffDelay(attempt: number, members: number, random: () => num
 }
 
 /** Builds the context the policy sees. */
-export function retryContext(attempt: number, endpoint: string, error: EtcdError, members: number, repeat: Repeat, leaderless = 0): RetryContext {
+export function retryContext(attempt: number, endpoint: string, error: EtcdError, members: number, repeat: Repeat, leaderless: number): RetryContext {
   return { attempt, endpoint, error, response: error.response, members, repeat, safe: canRetry(error, repeat), leaderless };
 }
 

@@ -156,26 +156,19 @@ describe("HTTP/2 connection against node's HTTP/2 server", () => {
   });
 
   it("a frame larger than our SETTINGS_MAX_FRAME_SIZE fails the call as a protocol error", async () => {
-    const server = net.createServer((socket) => {
-      socket.once("data", () => {
-        // SETTINGS (empty), then a DATA frame claiming 20,000 bytes on stream 1.
-        const settings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
-        const data = Buffer.from([0, 0x4e, 0x20, 0, 0, 0, 0, 0, 1]);
-        socket.write(Buffer.concat([settings, data, Buffer.alloc(100)]));
-      });
-      socket.on("error", () => undefined);
+    const s = await scriptedServer((socket) => {
+      // A DATA frame header claiming 20,000 bytes on stream 1.
+      socket.write(Buffer.concat([Buffer.from([0, 0x4e, 0x20, 0, 0, 0, 0, 0, 1]), Buffer.alloc(100)]));
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as net.AddressInfo;
     try {
-      await transport().unary(`http://127.0.0.1:${port}`, "/t.S/Echo", Buffer.from("a"), { signal: never });
+      await transport().unary(s.url, "/t.S/Echo", Buffer.from("a"), { signal: never });
       assert.fail("expected a rejection");
     } catch (error) {
       assert.ok(error instanceof EtcdError, String(error));
       assert.equal(error.code, "UNAVAILABLE");
       assert.match(error.message, /SETTINGS_MAX_FRAME_SIZE|protocol/);
     } finally {
-      server.close();
+      s.server.close();
     }
   });
 
