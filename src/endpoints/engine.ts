@@ -311,7 +311,13 @@ export class EndpointEngine {
       const candidate = this.members[(start + step + n) % n];
       if (candidate?.state === "active") return this.pin(candidate);
     }
-    // Every member is set aside: keep trying them in turn rather than refuse to send.
+    // Every member is set aside: keep trying them in turn rather than refuse to send, those that
+    // answered first (alive, most likely electing a leader): an unreachable one would only spend
+    // the call's attempts while the election runs.
+    for (let step = 1; step <= n; step++) {
+      const candidate = this.members[(start + step + n) % n];
+      if (candidate?.answered === true) return this.pin(candidate);
+    }
     return this.pin(this.members[(start + 1 + n) % n] ?? (this.members[0] as Member));
   }
 
