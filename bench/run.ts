@@ -1,6 +1,7 @@
 /**
- * Throughput benchmark: etcd-ts against node-etcd and the raw HTTP ceiling (wrk) on v2, and
- * against etcd3 and the raw gRPC ceiling (h2load) on v3, on a 1-member and a 3-member etcd started here on loopback, then watch
+ * Throughput benchmark: etcd-ts against etcd's official Go clients on v2 and v3, node-etcd and the
+ * raw HTTP ceiling (wrk) on v2, and etcd3 and the raw gRPC ceiling (h2load) on v3, on a 1-member
+ * and a 3-member etcd started here on loopback, then watch
  * scale (1,000 v2 watches, 10,000 v3 watchers). Prints markdown tables and writes every run to
  * bench/results/<timestamp>.json.
  *
@@ -13,7 +14,8 @@
  * runs its contenders back to back, each Node client in a fresh child process; the order rotates,
  * and each table cell is the median round by ops/s. A failed op is counted by its error code and
  * shown as an error rate in its cell; a child that dies is shown as "crashed" and makes the run
- * exit non-zero after the tables are printed. The etcd-ts v3 rows (and v3 watch scale) are
+ * exit non-zero after the tables are printed. The Go client (bench/go, built by bench/lib/go.ts
+ * from Debian's packages) runs when Go and etcd's Go sources are installed. The etcd-ts v3 rows (and v3 watch scale) are
  * skipped, with the reason printed, while `EtcdV3Client` is not exported from src/index.ts.
  */
 import { execFile } from "node:child_process";
@@ -31,6 +33,7 @@ import { loadV3, NO_V3_EXIT, type V3Lookup } from "./lib/v3.js";
 import type { WatchResult, WatchSpec } from "./lib/watch-scale.js";
 import type { WorkerSpec } from "./lib/worker.js";
 import { NODE_CLIENTS, V2_WORKLOADS, V3_WORKLOADS, VALUE, WORKLOADS, isV3, paths, supports, v3Paths, type NodeClient, type Workload } from "./lib/workloads.js";
+import { buildGo, type GoPeer } from "./lib/go.js";
 import { H2LOAD, runH2load } from "./lib/h2load.js";
 import { WRK, runWrk } from "./lib/wrk.js";
 
@@ -61,10 +64,12 @@ interface Settings {
   readonly contenders: readonly Contender[];
   /** Where the compiled children are. */
   readonly build: string;
+  /** The Go peer's binary, when it was built. */
+  readonly go: string | undefined;
 }
 
-/** Who is measured: etcd-ts, node-etcd, etcd3, wrk and h2load unless `--clients` names others (undici-raw too). */
-type Contender = NodeClient | Ceiling;
+/** Who is measured: etcd-ts, Go, node-etcd, etcd3, wrk and h2load unless `--clients` names others (undici-raw too). */
+type Contender = NodeClient | Ceiling | "go";
 /** The C load generators that give each API's raw ceiling: wrk for v2, h2load for v3. */
 type Ceiling = "wrk" | "h2load";
 
@@ -72,9 +77,9 @@ function isCeiling(who: Contender): who is Ceiling {
   return who === "wrk" || who === "h2load";
 }
 
-function contenders(list: string | undefined, wanted: { wrk: boolean; h2load: boolean }): Contender[] {
-  const known: readonly Contender[] = [...NODE_CLIENTS, "undici-raw", "wrk", "h2load"];
-  const named = list === undefined ? [...NODE_CLIENTS, "wrk", "h2load"] : list.split(",");
+function contenders(list: string | undefined, wanted: { wrk: boolean; h2load: boolean }, go: GoPeer): Contender[] {
+  const known: readonly Contender[] = ["etcd-ts", "go", "node-etcd", "etcd3", "undici-raw", "wrk", "h2load"];
+  const named = list === undefined ? [...NODE_CLIENTS, "go", "wrk", "h2load"] : list.split(",");
   const tools: readonly [Ceiling, string, string, boolean][] = [
     ["wrk", WRK, "Debian package wrk: the v2 ceiling column is left out", wanted.wrk],
     ["h2load", H2LOAD, "Debian package nghttp2-client: the v3 ceiling column is left out", wanted.h2load],
@@ -84,10 +89,14 @@ function contenders(list: string | undefined, wanted: { wrk: boolean; h2load: bo
     if (on && chosen.includes(who) && !existsSync(path)) progress(`${path} not found (${why})`);
     if (!on || !existsSync(path)) chosen = chosen.filter((c) => c !== who);
   }
+  if (!go.ok && chosen.includes("go")) {
+    progress(go.reason);
+    chosen = chosen.filter((c) => c !== "go");
+  }
   return chosen;
 }
 
-function settings(build: string): Settings {
+function settings(build: string, go: GoPeer): Settings {
   const { values } = parseArgs({
     options: {
       quick: { type: "boolean" },
@@ -119,8 +128,9 @@ function settings(build: string): Settings {
     quietCores: quick ? 0 : 0.2,
     watch: values["no-watch"] !== true,
     workloads: workloadList(values.workloads),
-    contenders: contenders(values.clients, { wrk: values["no-wrk"] !== true, h2load: values["no-h2load"] !== true }),
+    contenders: contenders(values.clients, { wrk: values["no-wrk"] !== true, h2load: values["no-h2load"] !== true }, go),
     build,
+    go: go.ok ? go.binary : undefined,
   };
 }
 
@@ -163,7 +173,7 @@ interface CellSpec {
   readonly concurrency: number;
 }
 
-/** One cell for one contender; each Node client runs in a fresh child process. */
+/** One cell for one contender; each Node client and the Go peer run in a fresh child process. */
 async function cell(s: Settings, t: Target, who: Contender, workload: Workload, concurrency: number): Promise<Cell> {
   if (s.quietCores > 0) await waitQuiet(t.serverPids, s.quietCores, QUIET_WAIT_MS);
   if (who === "wrk") return { ...(await runWrk(t.pin, t.prefix, workload, concurrency, s.ceilingSeconds, t.serverPids)), workload, concurrency, client: who, members: t.members };
@@ -177,10 +187,11 @@ async function cell(s: Settings, t: Target, who: Contender, workload: Workload, 
 }
 
 /**
- * Runs `list` in one child process of client `who`; a cell the child did not report (it died) is
- * returned as crashed. A crash is a benchmark bug, not a measurement: the run goes on and fails at the end.
+ * Runs `list` in one child process of client `who` (the Go peer's reads the same spec); a cell the
+ * child did not report (it died) is returned as crashed. A crash is a benchmark bug, not a
+ * measurement: the run goes on and fails at the end.
  */
-async function workerCells(s: Settings, t: Target, who: NodeClient, list: readonly CellSpec[]): Promise<Cell[]> {
+async function workerCells(s: Settings, t: Target, who: NodeClient | "go", list: readonly CellSpec[]): Promise<Cell[]> {
   const spec: WorkerSpec = {
     client: who,
     endpoints: t.endpoints,
@@ -195,7 +206,9 @@ async function workerCells(s: Settings, t: Target, who: NodeClient, list: readon
   let stdout: string;
   let why: string | undefined;
   try {
-    ({ stdout } = await execFileAsync(process.execPath, [compiled(s.build, WORKER), JSON.stringify(spec)], { maxBuffer: 1 << 24, timeout: 5 * 60_000 }));
+    const json = JSON.stringify(spec);
+    const child = who === "go" && s.go !== undefined ? { command: s.go, args: [json] } : { command: process.execPath, args: [compiled(s.build, WORKER), json] };
+    ({ stdout } = await execFileAsync(child.command, child.args, { maxBuffer: 1 << 24, timeout: 5 * 60_000 }));
   } catch (error) {
     const out = (error as { stdout?: unknown }).stdout;
     stdout = typeof out === "string" ? out : "";
@@ -300,7 +313,8 @@ function progress(text: string): void {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const s = settings(compile([WORKER, WATCH, WATCH_V3]));
+  const build = compile([WORKER, WATCH, WATCH_V3]);
+  const s = settings(build, buildGo(build));
   try {
     await measure(s, started);
   } finally {

@@ -51,8 +51,8 @@ interface Section {
 }
 
 const SECTIONS: readonly Section[] = [
-  { api: "v2", workloads: V2_WORKLOADS, peer: "node-etcd", multiple: 3, ceiling: "wrk", columns: ["node-etcd", "undici-raw", "wrk"] },
-  { api: "v3", workloads: V3_WORKLOADS, peer: "etcd3", multiple: 2, ceiling: "h2load", columns: ["etcd3", "h2load"] },
+  { api: "v2", workloads: V2_WORKLOADS, peer: "node-etcd", multiple: 3, ceiling: "wrk", columns: ["go", "node-etcd", "undici-raw", "wrk"] },
+  { api: "v3", workloads: V3_WORKLOADS, peer: "etcd3", multiple: 2, ceiling: "h2load", columns: ["go", "etcd3", "h2load"] },
 ];
 
 /** The median round of a cell by ops/s (the lower middle when the count is even). */
@@ -90,6 +90,7 @@ function ratio(a: Cell | undefined, b: Cell | undefined): string {
 }
 
 function title(p: string): string {
+  if (p === "go") return "Go client";
   return p === "wrk" || p === "h2load" ? `${p} (ceiling)` : p;
 }
 
@@ -121,30 +122,34 @@ function sectionTable(all: readonly Cell[], s: Settings, section: Section): stri
 }
 
 /**
- * etcd-ts against the bar of its section: the Go client's reference, and a multiple of the Node
+ * etcd-ts against the bar of its section: the Go client measured in this run at the same
+ * concurrency, the issue's reference figures (Go and Node peer, C=64), and a multiple of the Node
  * peer; beside them the raw ceiling at the same concurrency, since no client can pass it, and a
- * Go figure above it cannot be reached by any client at that concurrency.
+ * Go reference above it cannot be reached by any client at that concurrency.
  */
 function targets(all: readonly Cell[], concurrency: readonly number[], section: Section): string[] {
   const lines = [
-    `Against the targets (1 member; Go client and ${section.peer} reference figures are for C=64 on this machine kind; the issue asks for ≥ Go and ≥ ${section.multiple}× ${section.peer} at 16 and 64 in flight, p99 no worse; ‡ = the Go figure is above what ${section.ceiling} got from the server at this C):`,
+    `Against the targets (1 member; the issue asks for ≥ Go and ≥ ${section.multiple}× ${section.peer} at 16 and 64 in flight, p99 no worse, least CPU per op; "here" = measured in this run at this C; "ref" = the issue's figures for C=64 on this machine kind; ‡ = the Go reference is above what ${section.ceiling} got from the server at this C):`,
     "",
-    `| workload | C | etcd-ts ops/s | ÷ Go ref | ÷ ${section.peer} ref | ÷ ${section.peer} here | ${section.ceiling} here (÷ by etcd-ts) | p99 etcd-ts / ${section.peer} here (ms) | CPU/op etcd-ts / ${section.peer} here (µs) |`,
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    `| workload | C | etcd-ts ops/s | Go here (etcd-ts ÷ Go) | ÷ Go ref | ÷ ${section.peer} ref | ÷ ${section.peer} here | ${section.ceiling} here (etcd-ts ÷ it) | p99 etcd-ts / Go / ${section.peer} here (ms) | CPU/op etcd-ts / Go / ${section.peer} here (µs) |`,
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const workload of section.workloads) {
     for (const c of concurrency.filter((n) => n === 16 || n === 64)) {
       const ours = pick(all, 1, workload, c, "etcd-ts");
+      const go = pick(all, 1, workload, c, "go");
       const peer = pick(all, 1, workload, c, section.peer);
       const top = pick(all, 1, workload, c, section.ceiling);
       if (!usable(ours)) continue;
       const ref = REFERENCE[workload];
       const vs = (n: number | undefined): string => (n === undefined ? "–" : `${(ours.opsPerSec / n).toFixed(2)}×`);
       const above = ref !== undefined && usable(top) && ref.go > top.opsPerSec ? " ‡" : "";
-      const ceiling = usable(top) ? `${rate(top.opsPerSec)} (${ratio(ours, top)})` : "–";
-      const p99 = usable(peer) ? `${ms(ours.p99Ms)} / ${ms(peer.p99Ms)}` : "–";
-      const cpu = usable(peer) ? `${ours.cpuUsPerOp.toFixed(0)} / ${peer.cpuUsPerOp.toFixed(0)}` : "–";
-      lines.push(`| ${workload} | ${c} | ${rate(ours.opsPerSec)} | ${vs(ref?.go)}${above} | ${vs(ref?.peer)} | ${ratio(ours, peer)} | ${ceiling} | ${p99} | ${cpu} |`);
+      const beside = (who: Cell | undefined, text: (c: Cell) => string): string => (usable(who) ? text(who) : "–");
+      const ceiling = beside(top, (t) => `${rate(t.opsPerSec)} (${ratio(ours, t)})`);
+      const goHere = beside(go, (g) => `${rate(g.opsPerSec)} (${ratio(ours, g)})`);
+      const p99 = [ours, go, peer].map((x) => beside(x, (y) => ms(y.p99Ms))).join(" / ");
+      const cpu = [ours, go, peer].map((x) => beside(x, (y) => y.cpuUsPerOp.toFixed(0))).join(" / ");
+      lines.push(`| ${workload} | ${c} | ${rate(ours.opsPerSec)} | ${goHere} | ${vs(ref?.go)}${above} | ${vs(ref?.peer)} | ${ratio(ours, peer)} | ${ceiling} | ${p99} | ${cpu} |`);
     }
   }
   return lines;
@@ -155,10 +160,10 @@ interface Settings {
   readonly concurrency: readonly number[];
 }
 
-/** The throughput tables: v2 (etcd-ts, node-etcd, wrk) and v3 (etcd-ts, etcd3, h2load), each with its targets. */
+/** The throughput tables: v2 (etcd-ts, Go, node-etcd, wrk) and v3 (etcd-ts, Go, etcd3, h2load), each with its targets. */
 export function table(all: readonly Cell[], s: Settings): string {
   const lines = [
-    "cell: ops/s · p50/p99 ms · client CPU µs/op (wrk, h2load: their own CPU); † = more than 0.25 cores of other load during the cell; err = share of ops that failed, by code (ops/s, latency and CPU/op count successful ops only)",
+    "cell: ops/s · p50/p99 ms · client CPU µs/op (wrk, h2load: their own CPU; Go client: etcd's official Go clients, v2 client and clientv3 of etcd 3.4.23, built from Debian's packages); † = more than 0.25 cores of other load during the cell; err = share of ops that failed, by code (ops/s, latency and CPU/op count successful ops only)",
   ];
   for (const section of SECTIONS) {
     const part = sectionTable(all, s, section);

@@ -10,7 +10,8 @@ import { loadV3 } from "./v3.js";
 
 /** What the parent asks a worker to do. */
 export interface WorkerSpec {
-  readonly client: NodeClient;
+  /** Which client; "go" is read by bench/go/etcdbench.go, which takes this same spec. */
+  readonly client: NodeClient | "go";
   readonly endpoints: readonly string[];
   /** The member etcd-ts starts on (and wrk uses). */
   readonly pin: string;
@@ -38,6 +39,8 @@ async function makeBench(spec: WorkerSpec): Promise<Bench> {
       return etcd3Bench(spec.endpoints, spec.prefix);
     case "undici-raw":
       return undiciRawBench(spec.pin, spec.prefix);
+    case "go":
+      throw new Error("the Go peer runs bench/go/etcdbench.go, not this worker");
   }
 }
 

@@ -31,9 +31,9 @@ export const NODE_CLIENTS = ["etcd-ts", "node-etcd", "etcd3"] as const;
 /** Also available with `--clients`: a bare undici Pool, the floor any undici-based client sits on. */
 export type NodeClient = (typeof NODE_CLIENTS)[number] | "undici-raw";
 
-/** Whether `client` (a Node client, "wrk" or "h2load") can run `workload`. */
+/** Whether `client` (a Node client, "go", "wrk" or "h2load") can run `workload`. */
 export function supports(client: string, workload: Workload): boolean {
-  if (client === "etcd-ts") return true;
+  if (client === "etcd-ts" || client === "go") return true;
   return client === "etcd3" || client === "h2load" ? isV3(workload) : !isV3(workload);
 }
 
