@@ -12,10 +12,10 @@
  * ms, it PINGs, within the ping policy of etcd's grpc-go server (see `mayPing`), and a PING not
  * acknowledged within `keepAliveTimeout` ms destroys the session as hung.
  */
-import net from "node:net";
 import { performance } from "node:perf_hooks";
 import tls from "node:tls";
 import type { TlsOptions } from "../options.js";
+import { dial } from "./dial.js";
 import { H2Connection } from "./h2/connection.js";
 import { encodeHeaders } from "./h2/hpack.js";
 
@@ -89,7 +89,7 @@ export class GrpcSession {
     const url = new URL(endpoint);
     this.scheme = url.protocol === "https:" ? "https" : "http";
     this.authority = url.host;
-    const socket = dial(endpoint, config);
+    const socket = dial(url, config, "h2");
     socket.once("error", (error) => {
       this.fail(error);
     });
@@ -254,29 +254,4 @@ export class GrpcSession {
     }, this.config.keepAliveTimeout);
     this.pingTimer.unref();
   }
-}
-
-/** Opens the TCP (and, for https, TLS with ALPN h2) connection, with TCP keepalive as go-etcd's transport had. */
-function dial(endpoint: string, config: SessionConfig): net.Socket {
-  const url = new URL(endpoint);
-  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-  const secure = url.protocol === "https:";
-  const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);
-  let socket: net.Socket;
-  if (secure) {
-    const t = config.tls;
-    const options: tls.ConnectionOptions = { host, port, ALPNProtocols: ["h2"], rejectUnauthorized: t?.rejectUnauthorized ?? true };
-    // SNI must be a host name: node warns for an IP address, and servers ignore it.
-    const servername = t?.servername ?? (net.isIP(host) === 0 ? host : undefined);
-    if (servername !== undefined) options.servername = servername;
-    if (t?.ca !== undefined) options.ca = typeof t.ca === "string" || Buffer.isBuffer(t.ca) ? t.ca : [...t.ca];
-    if (t?.cert !== undefined) options.cert = t.cert;
-    if (t?.key !== undefined) options.key = t.key;
-    socket = tls.connect(options);
-  } else {
-    socket = net.connect({ host, port });
-  }
-  socket.setNoDelay(true);
-  socket.setKeepAlive(true, config.keepAlive);
-  return socket;
 }

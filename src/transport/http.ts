@@ -1,16 +1,19 @@
 /**
- * The v2 transport: the only code that opens HTTP connections. One undici Pool per member for
- * ordinary requests, a separate small pool per member for health probes (so a probe never queues
- * behind requests stuck on a hung member), and a third kind for long polls (watches), so they
- * never hold the connections ordinary requests need.
+ * The v2 transport: the only code that opens HTTP connections. One HTTP/1.1 pool per member for
+ * ordinary requests (our own, src/transport/h1.ts: undici's per-request cost was most of the
+ * client's), a separate small pool per member for health probes (so a probe never queues behind
+ * requests stuck on a hung member), and a third kind for long polls (watches), so they never hold
+ * the connections ordinary requests need. A replacement undici Dispatcher (the `transport` option,
+ * go-etcd's SetTransport) carries all three instead when given.
  *
  * It turns every transport failure into an `EtcdError` whose `delivery` says whether the request
  * could have reached the server; the engine's retry rule depends on that distinction.
  */
-import { Pool, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import { EtcdError } from "../errors.js";
 import { DEFAULTS, type AuthOptions, type TlsOptions } from "../options.js";
 import type { ProbeVerdict } from "../endpoints/engine.js";
+import { H1Error, H1Pool, type H1Reply } from "./h1.js";
 
 /** HTTP methods the v2 API uses. */
 export type HttpMethod = "GET" | "HEAD" | "PUT" | "POST" | "DELETE";
@@ -59,23 +62,27 @@ const NEVER_SENT = new Set([
   "ENETUNREACH",
   "EADDRNOTAVAIL",
   "UND_ERR_CONNECT_TIMEOUT",
+  "CONNECT_TIMEOUT",
 ]);
 
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH|ERR_OSSL_)/;
 
 /** Sends v2 requests over undici pools, one set per member. */
 export class HttpTransport {
-  private readonly pools = new Map<string, Pool>();
-  private readonly probePools = new Map<string, Pool>();
-  private readonly pollPools = new Map<string, Pool>();
+  private readonly pools = new Map<string, H1Pool>();
+  private readonly probePools = new Map<string, H1Pool>();
+  private readonly pollPools = new Map<string, H1Pool>();
   private readonly options: HttpTransportOptions;
   private readonly authHeader: string | undefined;
+  /** The authorization header line, or "": every request carries it. */
+  private readonly authLine: string;
 
   /** Creates a transport; connections open lazily, per member. */
   constructor(options: HttpTransportOptions = {}) {
     this.options = options;
     const auth = options.auth;
     this.authHeader = auth === undefined ? undefined : `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
+    this.authLine = this.authHeader === undefined ? "" : `authorization: ${this.authHeader}\r\n`;
   }
 
   /**
@@ -85,9 +92,15 @@ export class HttpTransport {
    */
   request(endpoint: string, req: HttpRequest, signal: AbortSignal): Promise<HttpReply> {
     this.options.onCurl?.(this.curl(endpoint, req));
-    const dispatcher =
-      this.options.transport ??
-      (req.longPoll === true ? this.pool(this.pollPools, endpoint, 0) : this.pool(this.pools, endpoint, this.options.connections ?? DEFAULTS.connections));
+    const dispatcher = this.options.transport;
+    if (dispatcher === undefined) {
+      const pool = req.longPoll === true ? this.pool(this.pollPools, endpoint, 0) : this.pool(this.pools, endpoint, this.options.connections ?? DEFAULTS.connections);
+      let headers = this.authLine;
+      if (req.body !== undefined) headers += `content-type: ${req.contentType ?? "application/x-www-form-urlencoded"}\r\n`;
+      return pool.request({ method: req.method, path: req.path, headers, body: req.body }, signal).catch((error: unknown) => {
+        throw h1Failure(error, endpoint, signal);
+      });
+    }
     const headers: Record<string, string> = {};
     if (this.authHeader !== undefined) headers.authorization = this.authHeader;
     if (req.body !== undefined) headers["content-type"] = req.contentType ?? "application/x-www-form-urlencoded";
@@ -108,11 +121,12 @@ export class HttpTransport {
   async probe(endpoint: string, signal: AbortSignal): Promise<ProbeVerdict> {
     // A replacement transport may be the only way to reach the members (a proxy, a socket path),
     // so probes use it too; the separate-connection guarantee is then the transport's to keep.
-    const pool = this.options.transport ?? this.pool(this.probePools, endpoint, 2);
-    const get = async (path: string): Promise<HttpReply> => {
+    const dispatcher = this.options.transport;
+    const get = async (path: string): Promise<HttpReply | H1Reply> => {
+      if (dispatcher === undefined) return this.pool(this.probePools, endpoint, 2).request({ method: "GET", path, headers: this.authLine, body: undefined }, signal);
       const headers: Record<string, string> = {};
       if (this.authHeader !== undefined) headers.authorization = this.authHeader;
-      const res = await pool.request({ origin: endpoint, method: "GET", path, headers, signal });
+      const res = await dispatcher.request({ origin: endpoint, method: "GET", path, headers, signal });
       return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
     };
     const [health, version] = await Promise.allSettled([get("/health"), get("/version")]);
@@ -124,37 +138,19 @@ export class HttpTransport {
     return signal.aborted ? "unresponsive" : "inconclusive";
   }
 
-  private pool(map: Map<string, Pool>, endpoint: string, connections: number): Pool {
+  /** The pool of `map` for `endpoint`; `connections` 0 for no limit. The engine owns deadlines, so pools have none. */
+  private pool(map: Map<string, H1Pool>, endpoint: string, connections: number): H1Pool {
     let pool = map.get(endpoint);
     if (pool === undefined) {
-      pool = new Pool(endpoint, this.poolOptions(connections));
+      pool = new H1Pool(endpoint, {
+        dialTimeout: this.options.dialTimeout ?? DEFAULTS.dialTimeout,
+        keepAlive: this.options.keepAlive ?? DEFAULTS.keepAlive,
+        tls: this.options.tls,
+        connections,
+      });
       map.set(endpoint, pool);
     }
     return pool;
-  }
-
-  private poolOptions(connections: number): Pool.Options {
-    const tls = this.options.tls;
-    const connect: Record<string, unknown> = {
-      timeout: this.options.dialTimeout ?? DEFAULTS.dialTimeout,
-      keepAlive: true,
-      keepAliveInitialDelay: this.options.keepAlive ?? DEFAULTS.keepAlive,
-    };
-    if (tls !== undefined) {
-      if (tls.ca !== undefined) connect.ca = tls.ca;
-      if (tls.cert !== undefined) connect.cert = tls.cert;
-      if (tls.key !== undefined) connect.key = tls.key;
-      if (tls.servername !== undefined) connect.servername = tls.servername;
-      connect.rejectUnauthorized = tls.rejectUnauthorized ?? true;
-    }
-    return {
-      connections: connections > 0 ? connections : null,
-      pipelining: 1,
-      // The engine owns deadlines; undici's own timeouts would cut watches' long polls.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      connect,
-    };
   }
 
   /** The request as a curl command line, with the password redacted. */
@@ -169,18 +165,26 @@ export class HttpTransport {
     return parts.join(" ");
   }
 
-  /**
-   * Destroys every connection. Call it once nothing of ours is in flight (the clients wait for
-   * the engine to be idle first): a graceful `Pool.close()` would also wait for requests we
-   * abandoned while they were still queued, which may never be dispatched.
-   */
-  async close(): Promise<void> {
-    const all = [...this.pools.values(), ...this.probePools.values(), ...this.pollPools.values()];
-    this.pools.clear();
-    this.probePools.clear();
-    this.pollPools.clear();
-    await Promise.all(all.map((p) => p.destroy().catch(() => undefined)));
+  /** Destroys every connection. Call it once nothing of ours is in flight (the clients wait for the engine to be idle first). */
+  close(): Promise<void> {
+    for (const map of [this.pools, this.probePools, this.pollPools]) {
+      for (const pool of map.values()) pool.close();
+      map.clear();
+    }
+    return Promise.resolve();
   }
+}
+
+/**
+ * An H1 pool's failure as the engine needs it: a request the caller abandoned fails with the
+ * caller's reason once it was sent, and as provably unsent before; anything else is classified.
+ */
+function h1Failure(error: unknown, endpoint: string, signal: AbortSignal): unknown {
+  if (error instanceof H1Error && error.code === "ABORTED") {
+    if (error.written) return signal.reason as unknown;
+    return new EtcdError("UNAVAILABLE", `${endpoint}: abandoned before it was sent`, { endpoint, delivery: "unsent", cause: signal.reason });
+  }
+  return classify(error, endpoint, error instanceof H1Error ? error.written : true);
 }
 
 /**
