@@ -106,15 +106,19 @@ export function putRequest(key: string, spec: PutSpec): HttpRequest {
   checkText("prevValue", spec.prevValue);
   checkTtl(spec.ttl);
   checkIndex(spec.prevIndex);
-  const query = {
-    dir: flag(spec.dir),
-    prevExist: spec.prevExist === undefined ? undefined : String(spec.prevExist),
-    prevIndex: spec.prevIndex === undefined ? undefined : String(spec.prevIndex),
-    refresh: flag(spec.refresh),
-    noValueOnSuccess: flag(spec.noValueOnSuccess),
-  };
-  const form = { value: spec.value, ttl: ttlParam(spec.ttl), prevValue: spec.prevValue };
-  return bodyRequest("PUT", withQuery(encodeKeyPath(key), query), form);
+  // What withQuery and encodeParams build from { dir, prevExist, prevIndex, refresh,
+  // noValueOnSuccess } and { value, ttl, prevValue }, without the objects: every write comes here.
+  let query = spec.dir === true ? "dir=true" : "";
+  if (spec.prevExist !== undefined) query += `${query === "" ? "" : "&"}prevExist=${String(spec.prevExist)}`;
+  if (spec.prevIndex !== undefined) query += `${query === "" ? "" : "&"}prevIndex=${String(spec.prevIndex)}`;
+  if (spec.refresh === true) query += query === "" ? "refresh=true" : "&refresh=true";
+  if (spec.noValueOnSuccess === true) query += query === "" ? "noValueOnSuccess=true" : "&noValueOnSuccess=true";
+  let body = spec.value === undefined ? "" : `value=${encodeURIComponent(spec.value)}`;
+  const ttl = ttlParam(spec.ttl);
+  if (ttl !== undefined) body += `${body === "" ? "" : "&"}ttl=${ttl}`;
+  if (spec.prevValue !== undefined) body += `${body === "" ? "" : "&"}prevValue=${encodeURIComponent(spec.prevValue)}`;
+  const path = encodeKeyPath(key);
+  return { method: "PUT", path: query === "" ? path : `${path}?${query}`, body };
 }
 
 /** POST to a directory: etcd names the new key (or, with `dir`, directory) after its index. */

@@ -402,25 +402,33 @@ class Connection {
 
   /** Parses a head; false after a protocol error. Interim (1xx) replies are skipped. */
   private parseHead(text: string): boolean {
-    const lines = text.split("\r\n");
-    const m = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(lines[0] ?? "");
-    if (m === null) {
-      this.protocolError(`bad status line ${JSON.stringify((lines[0] ?? "").slice(0, 80))}`);
+    // Scanned by hand rather than split and matched: every reply passes here.
+    let eol = text.indexOf("\r\n");
+    if (eol < 0) eol = text.length;
+    const minor = text.charCodeAt(7);
+    const status = digit(text, 9) * 100 + digit(text, 10) * 10 + digit(text, 11);
+    if (!text.startsWith("HTTP/1.") || (minor !== 0x30 && minor !== 0x31) || text.charCodeAt(8) !== 0x20 || !(status >= 0) || (eol !== 12 && text.charCodeAt(12) !== 0x20)) {
+      this.protocolError(`bad status line ${JSON.stringify(text.slice(0, Math.min(eol, 80)))}`);
       return false;
     }
-    const status = Number(m[2]);
     const headers: Record<string, string | string[] | undefined> = {};
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i] as string;
-      const colon = line.indexOf(":");
-      if (colon <= 0) {
-        this.protocolError(`bad header line ${JSON.stringify(line.slice(0, 80))}`);
+    for (let pos = eol + 2; pos < text.length; ) {
+      let next = text.indexOf("\r\n", pos);
+      if (next < 0) next = text.length;
+      const colon = text.indexOf(":", pos);
+      if (colon <= pos || colon > next) {
+        this.protocolError(`bad header line ${JSON.stringify(text.slice(pos, Math.min(next, pos + 80)))}`);
         return false;
       }
-      const name = line.slice(0, colon).toLowerCase();
-      const value = line.slice(colon + 1).trim();
+      const name = lowerCase(text.slice(pos, colon));
+      let start = colon + 1;
+      while (start < next && isBlank(text.charCodeAt(start))) start++;
+      let end = next;
+      while (end > start && isBlank(text.charCodeAt(end - 1))) end--;
+      const value = text.slice(start, end);
       const previous = headers[name];
       headers[name] = previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [previous, value];
+      pos = next + 2;
     }
     if (status >= 100 && status < 200) {
       if (status === 101) {
@@ -432,7 +440,7 @@ class Connection {
     this.status = status;
     this.headers = headers;
     const connection = headerText(headers.connection).toLowerCase();
-    if (connection.includes("close") || (m[1] === "0" && !connection.includes("keep-alive"))) this.reusable = false;
+    if (connection.includes("close") || (minor === 0x30 && !connection.includes("keep-alive"))) this.reusable = false;
     const exchange = this.current as Exchange;
     if (exchange.head || status === 204 || status === 304) {
       this.complete();
@@ -508,4 +516,27 @@ class Connection {
 
 function headerText(value: string | string[] | undefined): string {
   return value === undefined ? "" : Array.isArray(value) ? value.join(", ") : value;
+}
+
+/** The decimal digit at `i`, or NaN. */
+function digit(text: string, i: number): number {
+  const c = text.charCodeAt(i) - 0x30;
+  return c >= 0 && c <= 9 ? c : Number.NaN;
+}
+
+function isBlank(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+/** Lower-case header names seen, so etcd's few canonical names are not lowered again per reply. */
+const LOWER = new Map<string, string>();
+
+function lowerCase(name: string): string {
+  let lower = LOWER.get(name);
+  if (lower === undefined) {
+    lower = name.toLowerCase();
+    // Bounded: a server may send any names, and only etcd's own recur.
+    if (LOWER.size < 256) LOWER.set(name, lower);
+  }
+  return lower;
 }

@@ -5,7 +5,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { decodeJsonReply, decodeNode, encodeKeyPath, getRequest, withQuery } from "../../src/codec/v2.js";
+import { decodeJsonReply, decodeNode, encodeKeyPath, encodeParams, getRequest, putRequest, withQuery, type PutSpec } from "../../src/codec/v2.js";
 import { EtcdError } from "../../src/errors.js";
 
 /** The general key encoding, as it was before the fast path: the reference the fast path must match. */
@@ -55,6 +55,42 @@ describe("v2 codec fast paths", () => {
         }
       }
     }
+  });
+
+  it("builds every write's query and form exactly as withQuery and encodeParams do", () => {
+    const general = (key: string, spec: PutSpec): { path: string; body: string } => {
+      const flag = (b: boolean | undefined): string | undefined => (b === true ? "true" : undefined);
+      const query = {
+        dir: flag(spec.dir),
+        prevExist: spec.prevExist === undefined ? undefined : String(spec.prevExist),
+        prevIndex: spec.prevIndex === undefined ? undefined : String(spec.prevIndex),
+        refresh: flag(spec.refresh),
+        noValueOnSuccess: flag(spec.noValueOnSuccess),
+      };
+      const ttl = spec.ttl === undefined ? undefined : spec.ttl === null ? "" : String(spec.ttl);
+      return { path: withQuery(encodeKeyPath(key), query), body: encodeParams({ value: spec.value, ttl, prevValue: spec.prevValue }) };
+    };
+    let count = 0;
+    for (const value of [undefined, "", "v", "a b&c=d+é😀%"]) {
+      for (const ttl of [undefined, null, 5]) {
+        for (const prevExist of [undefined, false, true]) {
+          for (const prevIndex of [undefined, 7]) {
+            for (const prevValue of [undefined, "", "x y&z"]) {
+              for (const dir of [undefined, false, true]) {
+                for (const flags of [undefined, false, true]) {
+                  const spec: PutSpec = { value, ttl, prevExist, prevIndex, prevValue, dir, refresh: flags, noValueOnSuccess: flags === undefined ? undefined : !flags };
+                  const actual = putRequest("/a b/c", spec);
+                  assert.deepEqual({ path: actual.path, body: actual.body }, general("/a b/c", spec), JSON.stringify(spec));
+                  assert.equal(actual.method, "PUT");
+                  count++;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    assert.equal(count, 4 * 3 * 3 * 2 * 3 * 3 * 3);
   });
 
   it("treats a body as empty exactly when trimming it leaves nothing", () => {
