@@ -5,7 +5,7 @@
  * scale (1,000 v2 watches, 10,000 v3 watchers). Prints markdown tables and writes every run to
  * bench/results/<timestamp>.json.
  *
- *   npm run bench                 3 rounds, C = 1, 16, 64, 256 (about 25 minutes: v2 about 14, v3 about 10)
+ *   npm run bench                 3 rounds, C = 1, 16, 64, 256 (about 36 minutes with the Go clients)
  *   npm run bench -- --quick      1 short round, C = 1, 64 (CI: proves the benchmark still runs)
  *   npm run bench -- --workloads v2 --members 1 --concurrency 16,64 --rounds 5 --no-watch
  *   npm run bench -- --clients etcd-ts,undici-raw,wrk   (undici-raw: a bare undici Pool)
