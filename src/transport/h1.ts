@@ -3,7 +3,7 @@
  *
  * Written for etcd-ts rather than taken from undici because undici's per-request cost was most
  * of the client's (docs/performance.md has the measurement: over a raw socket the same requests
- * cost 14–24 µs of CPU each, through undici's Pool 25–54). What etcd needs is small: requests
+ * cost 14–30 µs of CPU each, through undici's Pool 25–54). What etcd needs is small: requests
  * whose whole head and body leave in one socket write, and replies framed by Content-Length,
  * chunked transfer coding, or the end of the connection. No pipelining: etcd's Go server answers
  * a connection's requests one after another, so pipelining only adds head-of-line blocking.
