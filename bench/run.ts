@@ -77,7 +77,8 @@ function isCeiling(who: Contender): who is Ceiling {
   return who === "wrk" || who === "h2load";
 }
 
-function contenders(list: string | undefined, wanted: { wrk: boolean; h2load: boolean }, go: GoPeer): Contender[] {
+/** The contenders; the Go peer is built (`buildGoPeer`) only when it is one of them. */
+function contenders(list: string | undefined, wanted: { wrk: boolean; h2load: boolean }, buildGoPeer: () => GoPeer): { chosen: Contender[]; go: string | undefined } {
   const known: readonly Contender[] = ["etcd-ts", "go", "node-etcd", "etcd3", "undici-raw", "wrk", "h2load"];
   const named = list === undefined ? [...NODE_CLIENTS, "go", "wrk", "h2load"] : list.split(",");
   const tools: readonly [Ceiling, string, string, boolean][] = [
@@ -89,14 +90,14 @@ function contenders(list: string | undefined, wanted: { wrk: boolean; h2load: bo
     if (on && chosen.includes(who) && !existsSync(path)) progress(`${path} not found (${why})`);
     if (!on || !existsSync(path)) chosen = chosen.filter((c) => c !== who);
   }
-  if (!go.ok && chosen.includes("go")) {
-    progress(go.reason);
-    chosen = chosen.filter((c) => c !== "go");
-  }
-  return chosen;
+  if (!chosen.includes("go")) return { chosen, go: undefined };
+  const go = buildGoPeer();
+  if (go.ok) return { chosen, go: go.binary };
+  progress(go.reason);
+  return { chosen: chosen.filter((c) => c !== "go"), go: undefined };
 }
 
-function settings(build: string, go: GoPeer): Settings {
+function settings(build: string): Settings {
   const { values } = parseArgs({
     options: {
       quick: { type: "boolean" },
@@ -111,6 +112,7 @@ function settings(build: string, go: GoPeer): Settings {
     },
   });
   const quick = values.quick === true;
+  const who = contenders(values.clients, { wrk: values["no-wrk"] !== true, h2load: values["no-h2load"] !== true }, () => buildGo(build));
   const list = (text: string | undefined, fallback: readonly number[]): number[] => (text === undefined ? [...fallback] : text.split(",").map(Number));
   return {
     quick,
@@ -128,9 +130,9 @@ function settings(build: string, go: GoPeer): Settings {
     quietCores: quick ? 0 : 0.2,
     watch: values["no-watch"] !== true,
     workloads: workloadList(values.workloads),
-    contenders: contenders(values.clients, { wrk: values["no-wrk"] !== true, h2load: values["no-h2load"] !== true }, go),
+    contenders: who.chosen,
     build,
-    go: go.ok ? go.binary : undefined,
+    go: who.go,
   };
 }
 
@@ -313,8 +315,7 @@ function progress(text: string): void {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const build = compile([WORKER, WATCH, WATCH_V3]);
-  const s = settings(build, buildGo(build));
+  const s = settings(compile([WORKER, WATCH, WATCH_V3]));
   try {
     await measure(s, started);
   } finally {

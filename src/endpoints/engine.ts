@@ -307,18 +307,18 @@ export class EndpointEngine {
     const n = this.members.length;
     if (n === 0) throw new EtcdError("NO_ENDPOINTS", "the client has no endpoints");
     const start = pinned === undefined ? -1 : this.members.indexOf(pinned);
-    for (let step = 1; step <= n; step++) {
-      const candidate = this.members[(start + step + n) % n];
-      if (candidate?.state === "active") return this.pin(candidate);
-    }
-    // Every member is set aside: keep trying them in turn rather than refuse to send, those that
+    // Round-robin from the pinned member: the next one that passes `ok`.
+    const next = (ok: (m: Member) => boolean): Member | undefined => {
+      for (let step = 1; step <= n; step++) {
+        const candidate = this.members[(start + step + n) % n];
+        if (candidate !== undefined && ok(candidate)) return candidate;
+      }
+      return undefined;
+    };
+    // Every member set aside: keep trying them in turn rather than refuse to send, those that
     // answered first (alive, most likely electing a leader): an unreachable one would only spend
     // the call's attempts while the election runs.
-    for (let step = 1; step <= n; step++) {
-      const candidate = this.members[(start + step + n) % n];
-      if (candidate?.answered === true) return this.pin(candidate);
-    }
-    return this.pin(this.members[(start + 1 + n) % n] ?? (this.members[0] as Member));
+    return this.pin(next((m) => m.state === "active") ?? next((m) => m.answered) ?? (this.members[(start + 1 + n) % n] as Member));
   }
 
   private pin(member: Member): Member {

@@ -15,7 +15,7 @@ export interface DialOptions {
 }
 
 /** Host and port of a member URL, with IPv6 brackets removed and the scheme's default port. */
-export function hostPort(url: URL): { host: string; port: number; secure: boolean } {
+function hostPort(url: URL): { host: string; port: number; secure: boolean } {
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   const secure = url.protocol === "https:";
   const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);

@@ -13,7 +13,7 @@ import type { Dispatcher } from "undici";
 import { EtcdError } from "../errors.js";
 import { DEFAULTS, type AuthOptions, type TlsOptions } from "../options.js";
 import type { ProbeVerdict } from "../endpoints/engine.js";
-import { H1Error, H1Pool, type H1Reply } from "./h1.js";
+import { H1Error, H1Pool } from "./h1.js";
 
 /** HTTP methods the v2 API uses. */
 export type HttpMethod = "GET" | "HEAD" | "PUT" | "POST" | "DELETE";
@@ -67,7 +67,7 @@ const NEVER_SENT = new Set([
 
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH|ERR_OSSL_)/;
 
-/** Sends v2 requests over undici pools, one set per member. */
+/** Sends v2 requests over HTTP/1.1 pools, one set per member (or over a replacement undici Dispatcher). */
 export class HttpTransport {
   private readonly pools = new Map<string, H1Pool>();
   private readonly probePools = new Map<string, H1Pool>();
@@ -122,7 +122,7 @@ export class HttpTransport {
     // A replacement transport may be the only way to reach the members (a proxy, a socket path),
     // so probes use it too; the separate-connection guarantee is then the transport's to keep.
     const dispatcher = this.options.transport;
-    const get = async (path: string): Promise<HttpReply | H1Reply> => {
+    const get = async (path: string): Promise<HttpReply> => {
       if (dispatcher === undefined) return this.pool(this.probePools, endpoint, 2).request({ method: "GET", path, headers: this.authLine, body: undefined }, signal);
       const headers: Record<string, string> = {};
       if (this.authHeader !== undefined) headers.authorization = this.authHeader;
@@ -180,11 +180,13 @@ export class HttpTransport {
  * caller's reason once it was sent, and as provably unsent before; anything else is classified.
  */
 function h1Failure(error: unknown, endpoint: string, signal: AbortSignal): unknown {
-  if (error instanceof H1Error && error.code === "ABORTED") {
-    if (error.written) return signal.reason as unknown;
-    return new EtcdError("UNAVAILABLE", `${endpoint}: abandoned before it was sent`, { endpoint, delivery: "unsent", cause: signal.reason });
-  }
+  if (error instanceof H1Error && error.code === "ABORTED") return error.written ? (signal.reason as unknown) : abandonedUnsent(endpoint, signal.reason);
   return classify(error, endpoint, error instanceof H1Error ? error.written : true);
+}
+
+/** A request its caller gave up on before any byte of it left: safe to send anywhere. */
+function abandonedUnsent(endpoint: string, reason: unknown): EtcdError {
+  return new EtcdError("UNAVAILABLE", `${endpoint}: abandoned before it was sent`, { endpoint, delivery: "unsent", cause: reason });
 }
 
 /**
@@ -241,7 +243,7 @@ class ReplyHandler implements Dispatcher.DispatchHandler {
     const reason: unknown = this.signal.reason;
     this.controller?.abort(reason instanceof Error ? reason : new Error(String(reason)));
     if (this.written) this.fail(reason);
-    else this.fail(new EtcdError("UNAVAILABLE", `${this.endpoint}: abandoned before it was sent`, { endpoint: this.endpoint, delivery: "unsent", cause: reason }));
+    else this.fail(abandonedUnsent(this.endpoint, reason));
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
