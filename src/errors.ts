@@ -68,7 +68,13 @@ export type EtcdErrorCode =
   | "PEER_URL_EXISTS"
   | "UNHEALTHY_CLUSTER"
   | "WATCH_CANCELED"
-  | "GRPC_ERROR";
+  | "GRPC_ERROR"
+  // An HTTP/1.1 reply body past the client's maxResponseBytes (the connection is closed).
+  | "RESPONSE_TOO_LARGE"
+  // Calls and streams ended by `destroy()`.
+  | "CLIENT_DESTROYED"
+  // A v2 call to a cluster that does not serve the v2 API (etcd 3.4+ without --enable-v2).
+  | "V2_UNAVAILABLE";
 
 /**
  * Whether a failed request could have reached the server and taken effect.
@@ -115,8 +121,26 @@ export interface EtcdErrorFields {
   readonly cause?: unknown;
 }
 
+/**
+ * The brand every `EtcdError` carries. `Symbol.for` keys are shared across a process's realms and
+ * module copies, so an error made by the ESM build is recognised by the CJS build (and by another
+ * installed copy of the package), where `instanceof` would see two unrelated classes.
+ */
+const BRAND: unique symbol = Symbol.for("etcd-ts.error") as never;
+
 /** The one error class of etcd-ts: a stable `code`, the server's own fields, and `cause`. */
 export class EtcdError extends Error {
+  /** Marks this object as an etcd-ts error for `isEtcdError` and `instanceof` across package copies. */
+  declare readonly [BRAND]: true;
+  /**
+   * `x instanceof EtcdError` holds for an error from any copy of etcd-ts (ESM or CJS build,
+   * or two installed versions), not only this module's class; subclasses keep the usual check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== EtcdError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return isEtcdError(value);
+  }
+
   /** Stable machine-readable code. */
   readonly code: EtcdErrorCode;
   /** The member URL the failure came from, when one is known. */
@@ -161,6 +185,7 @@ export class EtcdError extends Error {
     this.errors = fields.errors ?? [];
     this.response = fields.response;
     this.health = fields.health;
+    Object.defineProperty(this, BRAND, { value: true });
   }
 
   /** True when the member itself failed (so another member may answer), false for answers about data. */
@@ -195,6 +220,7 @@ export function canRetry(error: EtcdError, repeat: Repeat): boolean {
   return error.delivery === "unsent" || repeat === "read";
 }
 
+/** Whether `value` is an etcd-ts error, from this copy of the package or any other (ESM or CJS build). */
 export function isEtcdError(value: unknown): value is EtcdError {
-  return value instanceof EtcdError;
+  return typeof value === "object" && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
 }

@@ -108,4 +108,9 @@ export const DEFAULTS = Object.freeze({
   backoffCap: 1000,
   /** Connections per member for ordinary requests (watches use their own). */
   connections: 64,
+  /**
+   * The largest HTTP/1.1 (v2) reply body accepted, long polls included: 64 MiB holds a recursive
+   * get of a large v2 store; past it the request fails RESPONSE_TOO_LARGE and its connection is closed.
+   */
+  maxResponseBytes: 64 * 1024 * 1024,
 });

@@ -51,6 +51,8 @@ export interface HttpTransportOptions {
   readonly connections?: number | undefined;
   /** Receives every request as an equivalent curl command, password redacted. */
   readonly onCurl?: ((line: string) => void) | undefined;
+  /** The largest reply body accepted, in bytes (DEFAULTS.maxResponseBytes). */
+  readonly maxResponseBytes?: number | undefined;
 }
 
 // Errors raised before a request could have been written: safe to send again anywhere.
@@ -105,7 +107,7 @@ export class HttpTransport {
     if (this.authHeader !== undefined) headers.authorization = this.authHeader;
     if (req.body !== undefined) headers["content-type"] = req.contentType ?? "application/x-www-form-urlencoded";
     return new Promise((resolve, reject) => {
-      const handler = new ReplyHandler(endpoint, signal, resolve, reject);
+      const handler = new ReplyHandler(endpoint, signal, this.options.maxResponseBytes ?? DEFAULTS.maxResponseBytes, resolve, reject);
       if (signal.aborted) {
         handler.abandon();
         return;
@@ -147,6 +149,7 @@ export class HttpTransport {
         keepAlive: this.options.keepAlive ?? DEFAULTS.keepAlive,
         tls: this.options.tls,
         connections,
+        maxResponseBytes: this.options.maxResponseBytes ?? DEFAULTS.maxResponseBytes,
       });
       map.set(endpoint, pool);
     }
@@ -180,8 +183,17 @@ export class HttpTransport {
  * caller's reason once it was sent, and as provably unsent before; anything else is classified.
  */
 function h1Failure(error: unknown, endpoint: string, signal: AbortSignal): unknown {
-  if (error instanceof H1Error && error.code === "ABORTED") return error.written ? (signal.reason as unknown) : abandonedUnsent(endpoint, signal.reason);
-  return classify(error, endpoint, error instanceof H1Error ? error.written : true);
+  if (!(error instanceof H1Error)) return classify(error, endpoint, true);
+  if (error.code === "ABORTED") return error.written ? (signal.reason as unknown) : abandonedUnsent(endpoint, signal.reason);
+  // Answers about the request, not failures of the member: another member would answer the same.
+  if (error.code === "INVALID_REQUEST") return new EtcdError("INVALID_ARGUMENT", error.message, { endpoint, cause: error });
+  if (error.code === "RESPONSE_TOO_LARGE") return tooLarge(endpoint, error);
+  return classify(error, endpoint, error.written);
+}
+
+/** A reply past maxResponseBytes. The request was sent, so a write may have taken effect. */
+function tooLarge(endpoint: string, cause: Error): EtcdError {
+  return new EtcdError("RESPONSE_TOO_LARGE", `${endpoint}: ${cause.message}; the request was sent and may have taken effect`, { endpoint, cause });
 }
 
 /** A request its caller gave up on before any byte of it left: safe to send anywhere. */
@@ -229,9 +241,12 @@ class ReplyHandler implements Dispatcher.DispatchHandler {
     this.abandon();
   };
 
+  private bytes = 0;
+
   constructor(
     private readonly endpoint: string,
     private readonly signal: AbortSignal,
+    private readonly maxBytes: number,
     private readonly resolve: (reply: HttpReply) => void,
     private readonly reject: (error: unknown) => void,
   ) {
@@ -258,7 +273,14 @@ class ReplyHandler implements Dispatcher.DispatchHandler {
     this.headers = headers;
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.maxBytes) {
+      const error = tooLarge(this.endpoint, new Error(`the reply body exceeds the limit of ${this.maxBytes} bytes (maxResponseBytes)`));
+      controller.abort(error);
+      this.fail(error);
+      return;
+    }
     this.chunks.push(chunk);
   }
 

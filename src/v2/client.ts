@@ -79,6 +79,7 @@ export class EtcdV2Client {
       auth: options.auth,
       transport: options.transport,
       onCurl: options.onCurl,
+      maxResponseBytes: options.maxResponseBytes,
     });
     this.#transport = transport;
     this.#engine = new EndpointEngine(

@@ -257,4 +257,6 @@ export interface EtcdV2ClientOptions extends EngineOptions {
   readonly transport?: Dispatcher | undefined;
   /** Receives every request as an equivalent curl command line, password redacted. */
   readonly onCurl?: ((line: string) => void) | undefined;
+  /** The largest reply body accepted, in bytes, long polls included (default 64 MiB); past it a call fails RESPONSE_TOO_LARGE. */
+  readonly maxResponseBytes?: number | undefined;
 }
