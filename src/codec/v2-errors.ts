@@ -127,6 +127,7 @@ function messageCode(status: number, message: string): EtcdErrorCode {
  */
 export function statusError(ctx: ReplyContext): EtcdError {
   const { status, body } = ctx.reply;
+  if (status === 404 && body.trim() === GO_NOT_FOUND) return v2UnavailableError(ctx);
   const excerpt = body.trim().slice(0, 120).replace(/\s+/g, " ");
   const detail = excerpt === "" ? "" : `: ${excerpt}`;
   return new EtcdError("UNEXPECTED_STATUS", `${ctx.endpoint} answered HTTP ${status}${detail}`, {
@@ -135,6 +136,22 @@ export function statusError(ctx: ReplyContext): EtcdError {
     delivery: status >= 500 ? "pending" : undefined,
     response: ctx.reply,
   });
+}
+
+/**
+ * Go's plain-text `http.NotFound` body. etcd answers every v2 path with it when the v2 API is off
+ * (3.4 and 3.5 without `--enable-v2`, and 3.6, which has no v2 API): its v2 handlers answer a
+ * missing key with JSON (errorCode 100), never with this text.
+ */
+const GO_NOT_FOUND = "404 page not found";
+
+/** The v2 API is not served by this member: say how to turn it on, or to use the v3 client. */
+export function v2UnavailableError(ctx: ReplyContext): EtcdError {
+  return new EtcdError(
+    "V2_UNAVAILABLE",
+    `${ctx.endpoint} does not serve the v2 API (HTTP 404 "${GO_NOT_FOUND}"): start etcd with --enable-v2=true (etcd 3.4 and 3.5; etcd 3.6 has no v2 API), or use the v3 client (EtcdV3Client)`,
+    { endpoint: ctx.endpoint, status: 404, response: ctx.reply },
+  );
 }
 
 /** A success status with no body: the connection was cut before the answer, or a proxy ate it. */

@@ -41,6 +41,11 @@ export class CallScope {
     this.wake?.();
   }
 
+  /** Ends the call now with `reason` (the client was destroyed); its attempt in flight is aborted. */
+  abort(reason: unknown): void {
+    this.finish({ kind: "aborted", reason });
+  }
+
   /** Waits `ms`, returning early when the call ends. */
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {

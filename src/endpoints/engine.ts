@@ -120,6 +120,8 @@ export class EndpointEngine {
   /** The reasons `abandonLostProposals` aborted attempts with: their member is not at fault. */
   private readonly lostProposals = new WeakSet<EtcdError>();
   private inflightCount = 0;
+  /** Every call running, so `destroy` can end them all at once. */
+  private readonly scopes = new Set<CallScope>();
   private idleWaiters: (() => void)[] = [];
   private closed = false;
 
@@ -169,6 +171,7 @@ export class EndpointEngine {
   async execute<T>(op: Operation<T>, call: CallOptions = {}): Promise<T> {
     if (this.closed) throw new EtcdError("CLIENT_CLOSED", "the client is closed");
     const scope = new CallScope(call.signal, call.timeout ?? this.config.requestTimeout ?? DEFAULTS.requestTimeout);
+    this.scopes.add(scope);
     const watermark = op.weakRead === true ? { ...this.seen } : undefined;
     const failures: EtcdError[] = [];
     let leaderless = 0;
@@ -197,6 +200,7 @@ export class EndpointEngine {
       }
     } finally {
       scope.dispose();
+      this.scopes.delete(scope);
     }
   }
 
@@ -485,6 +489,12 @@ export class EndpointEngine {
     clearInterval(this.syncTimer);
     this.ticker = undefined;
     for (const probe of this.probes) probe.abort();
+  }
+
+  /** Closes, and ends every call running at once with `reason` (each rejects with it, unchanged). */
+  destroy(reason: unknown): void {
+    this.close();
+    for (const scope of [...this.scopes]) scope.abort(reason);
   }
 
   /** True once `close()` was called. */

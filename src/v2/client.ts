@@ -66,10 +66,11 @@ export class EtcdV2Client {
   readonly #requester: V2Requester;
   readonly #closed = new AbortController();
   #closing: Promise<void> | undefined;
+  #destroyed: unknown;
 
   /** Creates a client; nothing is sent until the first request. Throws INVALID_ARGUMENT for bad options. */
-  constructor(options: EtcdV2ClientOptions) {
-    validateOptions(options);
+  constructor(given: EtcdV2ClientOptions) {
+    const options = validateOptions(given);
     this.#options = options;
     this.#consistency = options.consistency ?? DEFAULTS.consistency;
     const transport = new HttpTransport({
@@ -235,6 +236,7 @@ export class EtcdV2Client {
       engine: this.#engine,
       transport: this.#transport,
       closed: closeSignal(this.#closed),
+      destroyed: () => this.#destroyed,
       read: (key: string, recursive: boolean, signal: AbortSignal) => this.get(key, { recursive, quorum: true, signal }),
     };
   }
@@ -249,7 +251,10 @@ export class EtcdV2Client {
     return this.#engine.endpoints;
   }
 
-  /** Replaces the member list (INVALID_ARGUMENT for anything but http(s) URLs). */
+  /**
+   * Replaces the member list at once (`host:port` or http(s) URLs; INVALID_ARGUMENT for anything
+   * else, leaving the list as it was): members kept keep their state, calls on removed ones finish.
+   */
   setEndpoints(urls: readonly string[]): void {
     this.#engine.setEndpoints(validateEndpoints(urls));
   }
@@ -263,6 +268,24 @@ export class EtcdV2Client {
       await this.#transport.close();
     })();
     return this.#closing;
+  }
+
+  /**
+   * Ends everything at once, unlike the graceful `close()`: every call in flight rejects with
+   * `reason` (default: a CLIENT_DESTROYED error), every watch throws it, and every connection is
+   * destroyed. A write in flight may or may not have been applied. Later calls fail CLIENT_CLOSED.
+   */
+  destroy(reason?: unknown): Promise<void> {
+    if (this.#destroyed === undefined) {
+      const error = reason ?? new EtcdError("CLIENT_DESTROYED", "the client was destroyed");
+      this.#destroyed = error;
+      this.#closed.abort(error);
+      this.#engine.destroy(error);
+      // Even while a graceful close() waits for calls to finish: connections go now.
+      const gone = this.#transport.close();
+      this.#closing ??= gone;
+    }
+    return this.#closing ?? Promise.resolve();
   }
 
   /** `await using client = new EtcdV2Client(...)` closes it at the end of the scope. */

@@ -3,7 +3,8 @@
  * NewClientFromFile and MarshalJSON). The JSON holds certificate *contents*, never paths, so
  * the library itself never reads files.
  */
-import { describe, invalidArgument } from "../codec/v2.js";
+import { invalidArgument } from "../codec/v2.js";
+import { checkEndpoints, checkOptions } from "../options-check.js";
 import { DEFAULTS, type Consistency, type TlsOptions } from "../options.js";
 import type { EtcdV2ClientOptions } from "./types.js";
 
@@ -29,46 +30,17 @@ export interface EtcdV2Config {
 
 const NUMERIC = ["dialTimeout", "keepAlive", "requestTimeout", "autoSync", "suspectAfter", "probeTimeout", "healthInterval"] as const;
 
-/** Throws INVALID_ARGUMENT for options the client cannot work with; nothing is sent first. */
-export function validateOptions(options: EtcdV2ClientOptions): void {
-  if (typeof options !== "object") throw invalidArgument("options must be an object with at least `endpoints`");
-  validateEndpoints(options.endpoints);
-  const consistency: unknown = options.consistency;
-  if (consistency !== undefined && consistency !== "strong" && consistency !== "weak") {
-    throw invalidArgument(`consistency must be "strong" or "weak", got ${describe(consistency)}`);
-  }
-  for (const name of NUMERIC) {
-    const value: unknown = options[name];
-    if (value !== undefined && (typeof value !== "number" || !Number.isFinite(value) || value < 0)) {
-      throw invalidArgument(`${name} must be a non-negative number of milliseconds, got ${describe(value)}`);
-    }
-  }
-  const auth: unknown = options.auth;
-  if (auth !== undefined && (typeof auth !== "object" || auth === null || !("username" in auth) || typeof auth.username !== "string" || !("password" in auth) || typeof auth.password !== "string")) {
-    throw invalidArgument("auth must be { username: string, password: string }");
-  }
+/**
+ * The options, checked by the rules both clients share (src/options-check.ts) and with endpoints
+ * normalised (`host:port` becomes `http://host:port`); throws INVALID_ARGUMENT, nothing is sent first.
+ */
+export function validateOptions(options: EtcdV2ClientOptions): EtcdV2ClientOptions {
+  return checkOptions(options);
 }
 
-/** Throws INVALID_ARGUMENT unless `urls` is a non-empty list of http(s) URLs without paths or credentials. */
+/** The endpoints, normalised; throws INVALID_ARGUMENT unless they are http(s) origins or `host:port`. */
 export function validateEndpoints(urls: unknown): readonly string[] {
-  if (!Array.isArray(urls) || urls.length === 0) throw invalidArgument("endpoints must be a non-empty array of http(s) URLs");
-  for (const url of urls as readonly unknown[]) {
-    if (typeof url !== "string") throw invalidArgument(`an endpoint must be a string, got ${typeof url}`);
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw invalidArgument(`endpoint ${JSON.stringify(url)} is not a URL (expected e.g. http://127.0.0.1:2379)`);
-    }
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-      throw invalidArgument(`endpoint ${JSON.stringify(url)} must use http or https`);
-    }
-    if (parsed.username !== "" || parsed.password !== "") throw invalidArgument(`endpoint ${JSON.stringify(url)} has credentials in it; use the auth option`);
-    if ((parsed.pathname !== "/" && parsed.pathname !== "") || parsed.search !== "" || parsed.hash !== "") {
-      throw invalidArgument(`endpoint ${JSON.stringify(url)} must be a bare origin, without a path or query`);
-    }
-  }
-  return urls as readonly string[];
+  return checkEndpoints(urls);
 }
 
 /** The saved form of a client's options, with the endpoints it uses now. */
@@ -122,9 +94,7 @@ function fromOurs(record: Record<string, unknown>): EtcdV2ClientOptions {
     if (record[name] !== undefined) options[name] = record[name];
   }
   if (record.tls !== undefined) options.tls = tlsFromConfig(record.tls);
-  const result = options as unknown as EtcdV2ClientOptions;
-  validateOptions(result);
-  return result;
+  return validateOptions(options as unknown as EtcdV2ClientOptions);
 }
 
 function tlsFromConfig(value: unknown): TlsOptions {
@@ -153,9 +123,7 @@ function fromGoEtcd(record: Record<string, unknown>): EtcdV2ClientOptions {
   if (typeof config.consistency === "string" && config.consistency !== "") options.consistency = config.consistency.toLowerCase();
   // go-etcd saved its DialTimeout as a Go time.Duration: nanoseconds.
   if (typeof config.timeout === "number" && config.timeout > 0) options.dialTimeout = config.timeout / 1e6;
-  const result = options as unknown as EtcdV2ClientOptions;
-  validateOptions(result);
-  return result;
+  return validateOptions(options as unknown as EtcdV2ClientOptions);
 }
 
 function asRecord(value: unknown): Record<string, unknown> {

@@ -8,7 +8,8 @@
  *   health-checked every second, and a hung or leaderless member makes the engine move it);
  * - `backing-off`: every member failed; wait, then poll again from the same index;
  * - `resyncing`: history was cleared (etcd 401) and the caller asked for `onCleared: "resync"`;
- * - `ended`: `break`, `return()`, the caller's signal or `client.close()`.
+ * - `ended`: `break`, `return()`, the caller's signal or `client.close()` (without an error), or
+ *   `client.destroy()` (with its reason).
  * After each event the next poll asks for `modifiedIndex + 1`, whichever member answers, so no
  * event is lost or delivered twice across failovers.
  */
@@ -55,6 +56,8 @@ export interface WatchContext {
   readonly transport: HttpTransport;
   /** Aborted when the client closes: every watch then ends. */
   readonly closed: AbortSignal;
+  /** The reason the client was destroyed with, or undefined: a watch then ends by throwing it. */
+  readonly destroyed: () => unknown;
   /** A linearizable read of `key` (recursive when asked), for starting and resyncing. */
   readonly read: (key: string, recursive: boolean, signal: AbortSignal) => Promise<V2Response>;
 }
@@ -71,7 +74,10 @@ export async function* watchV2(ctx: WatchContext, key: string, options: WatchOpt
   // A function, not a property read, so the checks after each await are not narrowed away.
   const stopped = (): boolean => stop.signal.aborted;
   const sources = [ctx.closed, options.signal].filter((s): s is AbortSignal => s !== undefined);
-  if (sources.some((s) => s.aborted)) return;
+  if (sources.some((s) => s.aborted)) {
+    throwIfDestroyed(ctx);
+    return;
+  }
   for (const source of sources) source.addEventListener("abort", onStop, { once: true });
   const recursive = options.recursive === true;
   try {
@@ -83,7 +89,10 @@ export async function* watchV2(ctx: WatchContext, key: string, options: WatchOpt
         event = await ctx.engine.execute(pollOperation(ctx, key, recursive, next), { signal: stop.signal, timeout: 0 });
         failures = 0;
       } catch (error) {
-        if (stopped()) return;
+        if (stopped()) {
+          throwIfDestroyed(ctx);
+          return;
+        }
         if (!(error instanceof EtcdError)) throw error;
         if (error.code === "EVENT_INDEX_CLEARED") {
           if (options.onCleared !== "resync") throw clearedError(error, next);
@@ -102,13 +111,24 @@ export async function* watchV2(ctx: WatchContext, key: string, options: WatchOpt
       yield event;
       next = Math.max(next, (event.node?.modifiedIndex ?? 0) + 1);
     }
+    throwIfDestroyed(ctx);
   } catch (error) {
-    if (stopped()) return;
+    if (stopped()) {
+      throwIfDestroyed(ctx);
+      return;
+    }
     throw error;
   } finally {
     for (const source of sources) source.removeEventListener("abort", onStop);
     stop.abort();
   }
+}
+
+/** A watch stopped: quietly, unless the client was destroyed, whose reason it then throws. */
+function throwIfDestroyed(ctx: WatchContext): void {
+  const reason = ctx.destroyed();
+  // The caller's own reason, unchanged, as an aborted signal's reason is rethrown.
+  if (reason !== undefined) throw reason as Error;
 }
 
 function pollOperation(ctx: WatchContext, key: string, recursive: boolean, waitIndex: number): Operation<V2Response | undefined> {

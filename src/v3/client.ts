@@ -8,10 +8,10 @@ import { EndpointEngine, engineConfig } from "../endpoints/engine.js";
 import { EtcdError } from "../errors.js";
 import { DEFAULTS, type CallOptions, type Consistency } from "../options.js";
 import { GrpcTransport } from "../transport/grpc.js";
+import { checkEndpoints, checkOptions } from "../options-check.js";
 import {
   checkCall,
   deleteRequest,
-  describe,
   deleteResult,
   flag,
   getResult,
@@ -111,10 +111,11 @@ export class EtcdV3Client {
   readonly #rpc: V3Rpc;
   readonly #watches: WatchManager;
   #closing: Promise<void> | undefined;
+  #destroyed: unknown;
 
   /** Creates a client; nothing is sent until the first request. Throws INVALID_ARGUMENT for bad options. */
-  constructor(options: EtcdV3ClientOptions) {
-    validateOptions(options);
+  constructor(given: EtcdV3ClientOptions) {
+    const options = checkOptions(given);
     this.#consistency = options.consistency ?? DEFAULTS.consistency;
     this.#transport = new GrpcTransport({
       dialTimeout: options.dialTimeout ?? DEFAULTS.dialTimeout,
@@ -255,6 +256,15 @@ export class EtcdV3Client {
     return this.#watches.watch(key, options);
   }
 
+  /**
+   * Replaces the member list at once (`host:port` or http(s) URLs; INVALID_ARGUMENT for anything
+   * else, leaving the list as it was): members kept keep their state and connections, calls on
+   * removed ones finish.
+   */
+  setEndpoints(endpoints: readonly string[]): void {
+    this.#engine.setEndpoints(checkEndpoints(endpoints));
+  }
+
   /** Replaces the member list with the cluster's own (MemberList), returning it. */
   async sync(options: CallOptions = {}): Promise<readonly string[]> {
     return this.#engine.sync(options);
@@ -273,6 +283,25 @@ export class EtcdV3Client {
     return this.#closing;
   }
 
+  /**
+   * Ends everything at once, unlike the graceful `close()`: every call in flight rejects with
+   * `reason` (default: a CLIENT_DESTROYED error) and every HTTP/2 connection is destroyed;
+   * watches and keep-alives stop as on `close()`. A write in flight may or may not have been
+   * applied. Later calls fail CLIENT_CLOSED.
+   */
+  destroy(reason?: unknown): Promise<void> {
+    if (this.#destroyed === undefined) {
+      const error = reason ?? new EtcdError("CLIENT_DESTROYED", "the client was destroyed");
+      this.#destroyed = error;
+      this.#engine.destroy(error);
+      // GrpcTransport.close() destroys every session's socket at once; nothing waits for streams.
+      const gone = Promise.all([this.#transport.close(), this.#watches.close(), this.lease.close()]);
+      this.#rpc.tokens?.clear();
+      this.#closing ??= gone.then(() => undefined);
+    }
+    return this.#closing ?? Promise.resolve();
+  }
+
   /** `await using etcd = new EtcdV3Client(...)` closes it at the end of the scope. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
@@ -285,49 +314,3 @@ export class EtcdV3Client {
 }
 
 const ZERO = Buffer.from([0]);
-
-const NUMERIC = ["dialTimeout", "keepAlive", "requestTimeout", "suspectAfter", "probeTimeout", "healthInterval", "autoSync", "window", "maxMessageBytes"] as const;
-
-function validateOptions(options: EtcdV3ClientOptions): void {
-  if (typeof options !== "object" || (options as unknown) === null) throw invalid("options must be an object with endpoints");
-  validateEndpoints(options.endpoints);
-  const consistency: unknown = options.consistency;
-  if (consistency !== undefined && consistency !== "strong" && consistency !== "weak") {
-    throw invalid(`consistency must be "strong" or "weak", got ${describe(consistency)}`);
-  }
-  for (const name of NUMERIC) {
-    const value: unknown = options[name];
-    if (value !== undefined && (typeof value !== "number" || !Number.isFinite(value) || value <= 0)) {
-      throw invalid(`${name} must be a positive number of ${name === "window" || name === "maxMessageBytes" ? "bytes" : "ms"}, got ${describe(value)}`);
-    }
-  }
-  const auth: unknown = options.auth;
-  if (auth !== undefined && (typeof auth !== "object" || auth === null || !("username" in auth) || typeof auth.username !== "string" || !("password" in auth) || typeof auth.password !== "string")) {
-    throw invalid("auth must be { username: string, password: string }");
-  }
-  const tls: unknown = options.tls;
-  if (tls !== undefined && (typeof tls !== "object" || tls === null)) throw invalid("tls must be an object { ca, cert, key, servername, rejectUnauthorized }");
-  for (const name of ["checkRetry", "onEvent"] as const) {
-    const value: unknown = options[name];
-    if (value !== undefined && typeof value !== "function") throw invalid(`${name} must be a function`);
-  }
-}
-
-/** Bare http(s) origins: gRPC routes on the path, so a path or query in an endpoint would be silently dropped. */
-function validateEndpoints(endpoints: unknown): void {
-  if (!Array.isArray(endpoints) || endpoints.length === 0) throw invalid("endpoints must be a non-empty array of URLs");
-  for (const endpoint of endpoints as readonly unknown[]) {
-    if (typeof endpoint !== "string") throw invalid(`an endpoint must be a string, got ${typeof endpoint}`);
-    let url: URL;
-    try {
-      url = new URL(endpoint);
-    } catch {
-      throw invalid(`endpoint ${JSON.stringify(endpoint)} is not a URL (expected e.g. http://127.0.0.1:2379)`);
-    }
-    if (url.protocol !== "http:" && url.protocol !== "https:") throw invalid(`endpoint ${endpoint} must be http:// or https://`);
-    if (url.username !== "" || url.password !== "") throw invalid(`endpoint ${endpoint} has credentials in it; use the auth option`);
-    if ((url.pathname !== "/" && url.pathname !== "") || url.search !== "" || url.hash !== "") {
-      throw invalid(`endpoint ${endpoint} must be a bare origin, without a path or query`);
-    }
-  }
-}
