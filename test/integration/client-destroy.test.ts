@@ -1,0 +1,73 @@
+/**
+ * `destroy(reason?)` beside the graceful `close()`, on both clients against real etcd: calls
+ * stuck on a SIGSTOPped member (which would otherwise wait out their deadline) and a v2 watch end
+ * at once with the reason, or CLIENT_DESTROYED without one; later calls fail CLIENT_CLOSED.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { EtcdError, EtcdV2Client, EtcdV3Client } from "../../src/index.js";
+import { startCluster, type Cluster } from "../harness/index.js";
+
+const isCode = (code: string) => (e: unknown) => e instanceof EtcdError && e.code === code;
+
+describe("destroy() ends every call and stream at once", () => {
+  let cluster: Cluster;
+  before(async () => {
+    cluster = await startCluster({ size: 1, name: "destroy" });
+  });
+  after(async () => {
+    if (cluster.member(0).paused) await cluster.member(0).resume();
+    await cluster.stop();
+  });
+
+  it("v2: calls on a hung member and a watch reject with CLIENT_DESTROYED within a second, not at their deadline", async () => {
+    const client = new EtcdV2Client({ endpoints: cluster.endpoints(), requestTimeout: 20_000 });
+    const prefix = cluster.prefix("v2");
+    await client.set(`${prefix}/k`, "v");
+    // The rejections are awaited from the start: they come as soon as destroy() runs.
+    const watch = assert.rejects(client.watchOnce(`${prefix}/w`), isCode("CLIENT_DESTROYED"));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await cluster.member(0).pause();
+    try {
+      const calls = [client.get(`${prefix}/k`), client.set(`${prefix}/k`, "w"), client.get(`${prefix}/k`, { quorum: false })].map((p) => assert.rejects(p, isCode("CLIENT_DESTROYED")));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const started = performance.now();
+      await client.destroy();
+      await Promise.all([...calls, watch]);
+      const ms = performance.now() - started;
+      assert.ok(ms < 1_000, `ended in ${ms.toFixed(0)} ms, not at the 20 s deadline`);
+      await assert.rejects(client.get(`${prefix}/k`), isCode("CLIENT_CLOSED"));
+    } finally {
+      await cluster.member(0).resume();
+    }
+  });
+
+  it("v2: destroy(reason) rejects with the caller's reason unchanged", async () => {
+    const client = new EtcdV2Client({ endpoints: cluster.endpoints() });
+    const reason = new Error("shutting down");
+    const watch = assert.rejects(client.watchOnce(`${cluster.prefix("v2r")}/w`), (e: unknown) => e === reason);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await client.destroy(reason);
+    await watch;
+  });
+
+  it("v3: calls on a hung member reject with the reason at once; later calls fail CLIENT_CLOSED", async () => {
+    const client = new EtcdV3Client({ endpoints: cluster.endpoints(), requestTimeout: 20_000 });
+    const prefix = cluster.prefix("v3");
+    await client.put(`${prefix}/k`, "v");
+    await cluster.member(0).pause();
+    try {
+      const reason = new EtcdError("CLIENT_DESTROYED", "test over");
+      const calls = [client.get(`${prefix}/k`), client.put(`${prefix}/k`, "w"), client.get(`${prefix}/k`, { serializable: true })].map((p) => assert.rejects(p, (e: unknown) => e === reason));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const started = performance.now();
+      await client.destroy(reason);
+      await Promise.all(calls);
+      const ms = performance.now() - started;
+      assert.ok(ms < 1_000, `ended in ${ms.toFixed(0)} ms, not at the 20 s deadline`);
+      await assert.rejects(client.get(`${prefix}/k`), isCode("CLIENT_CLOSED"));
+    } finally {
+      await cluster.member(0).resume();
+    }
+  });
+});
