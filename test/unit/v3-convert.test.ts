@@ -267,7 +267,7 @@ describe("client option validation", () => {
     ["no endpoints", {}, /endpoints/],
     ["empty endpoints", { endpoints: [] }, /endpoints/],
     ["a number endpoint", { endpoints: [2379] }, /must be a string/],
-    ["not a URL", { endpoints: ["127.0.0.1:2379"] }, /http/],
+    ["not a URL", { endpoints: ["http://[::1:2379"] }, /not a URL/],
     ["grpc scheme", { endpoints: ["grpc://127.0.0.1:2379"] }, /http/],
     ["a path", { endpoints: ["http://127.0.0.1:2379/v3"] }, /bare origin/],
     ["credentials", { endpoints: ["http://u:p@127.0.0.1:2379"] }, /credentials/],
