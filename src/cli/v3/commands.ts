@@ -32,5 +32,6 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "put", load: async () => (await import("./kv.js")).PUT },
   { name: "del", load: async () => (await import("./kv.js")).DEL },
   { name: "compaction", load: async () => (await import("./kv.js")).COMPACTION },
+  { name: "txn", load: async () => (await import("./txn.js")).TXN },
   { name: "version", load: async () => (await import("./version.js")).VERSION_COMMAND },
 ];
