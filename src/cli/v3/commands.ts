@@ -33,5 +33,6 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "del", load: async () => (await import("./kv.js")).DEL },
   { name: "compaction", load: async () => (await import("./kv.js")).COMPACTION },
   { name: "txn", load: async () => (await import("./txn.js")).TXN },
+  { name: "watch", load: async () => (await import("./watch.js")).WATCH },
   { name: "version", load: async () => (await import("./version.js")).VERSION_COMMAND },
 ];

@@ -36,6 +36,8 @@ export class V3Context {
   readonly io: CliIo;
   /** The command's flags and the global ones, as given on the command line. */
   readonly flags: Flags;
+  /** The whole command line, as typed (watch finds its `-- command` in it, as etcdctl does in os.Args). */
+  readonly argv: readonly string[];
   readonly #values: ReadonlyMap<string, string | readonly string[]>;
   readonly #specs: ReadonlyMap<string, FlagSpec>;
   #settings: Promise<Settings> | undefined;
@@ -43,8 +45,9 @@ export class V3Context {
   #format: OutputFormat | undefined;
 
   /** Binds a run's IO and parsed flags (`specs` has every flag the command knows). */
-  constructor(io: CliIo, values: ReadonlyMap<string, string | readonly string[]>, specs: ReadonlyMap<string, FlagSpec>) {
+  constructor(io: CliIo, values: ReadonlyMap<string, string | readonly string[]>, specs: ReadonlyMap<string, FlagSpec>, argv: readonly string[] = []) {
     this.io = io;
+    this.argv = argv;
     this.#values = values;
     this.#specs = specs;
     this.flags = new Flags(values, specs);
