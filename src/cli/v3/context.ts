@@ -13,7 +13,7 @@ import { CliExit, UsageError } from "../shared/exit.js";
 import { goJson } from "../shared/gojson.js";
 import type { CliIo } from "../shared/io.js";
 import { EXIT, errorText } from "./errors.js";
-import { debugDump, withEnvironment } from "./globals.js";
+import { debugDump, shadowedVariable, withEnvironment } from "./globals.js";
 import { isOutputFormat, type OutputFormat, type Rendering } from "./printers.js";
 import { discoverEndpoints } from "./srv.js";
 import { Flags, type FlagSpec } from "./spec.js";
@@ -122,6 +122,10 @@ export class V3Context {
   }
 
   async #readSettings(): Promise<Settings> {
+    const shadowed = shadowedVariable(this.#values, this.io.env);
+    if (shadowed !== undefined) {
+      this.fail(`conflicting environment variable "${shadowed}" is shadowed by corresponding command-line flag (either unset environment variable or disable flag)`);
+    }
     const merged = withEnvironment(this.#values, this.io.env);
     const flags = new Flags(merged, this.#specs);
     if (flags.bool("debug")) this.err(debugDump(merged));
