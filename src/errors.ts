@@ -68,7 +68,10 @@ export type EtcdErrorCode =
   | "PEER_URL_EXISTS"
   | "UNHEALTHY_CLUSTER"
   | "WATCH_CANCELED"
-  | "GRPC_ERROR";
+  | "GRPC_ERROR"
+  // Limits of the v3 transport (DEFAULTS): a reply message over maxMessageBytes, a full call queue.
+  | "MESSAGE_TOO_LARGE"
+  | "PENDING_LIMIT";
 
 /**
  * Whether a failed request could have reached the server and taken effect.

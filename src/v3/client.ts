@@ -122,6 +122,12 @@ export class EtcdV3Client {
       tls: options.tls,
       window: options.window,
       maxMessageBytes: options.maxMessageBytes,
+      maxHeaderListBytes: options.maxHeaderListBytes,
+      maxPendingStreams: options.maxPendingStreams,
+      maxOutstandingPings: options.maxOutstandingPings,
+      maxSettingsEntries: options.maxSettingsEntries,
+      maxQueuedControlFrames: options.maxQueuedControlFrames,
+      maxStreamId: options.maxStreamId,
     });
     // The prober needs the rpc, which needs the engine: the engine gets it once both exist.
     const late: { rpc?: V3Rpc } = {};
@@ -286,7 +292,8 @@ export class EtcdV3Client {
 
 const ZERO = Buffer.from([0]);
 
-const NUMERIC = ["dialTimeout", "keepAlive", "requestTimeout", "suspectAfter", "probeTimeout", "healthInterval", "autoSync", "window", "maxMessageBytes"] as const;
+const TRANSPORT_LIMITS = ["maxHeaderListBytes", "maxPendingStreams", "maxOutstandingPings", "maxSettingsEntries", "maxQueuedControlFrames", "maxStreamId"] as const;
+const NUMERIC = ["dialTimeout", "keepAlive", "requestTimeout", "suspectAfter", "probeTimeout", "healthInterval", "autoSync", "window", "maxMessageBytes", ...TRANSPORT_LIMITS] as const;
 
 function validateOptions(options: EtcdV3ClientOptions): void {
   if (typeof options !== "object" || (options as unknown) === null) throw invalid("options must be an object with endpoints");
@@ -298,7 +305,7 @@ function validateOptions(options: EtcdV3ClientOptions): void {
   for (const name of NUMERIC) {
     const value: unknown = options[name];
     if (value !== undefined && (typeof value !== "number" || !Number.isFinite(value) || value <= 0)) {
-      throw invalid(`${name} must be a positive number of ${name === "window" || name === "maxMessageBytes" ? "bytes" : "ms"}, got ${describe(value)}`);
+      throw invalid(`${name} must be a positive number${(TRANSPORT_LIMITS as readonly string[]).includes(name) ? "" : ` of ${name === "window" || name === "maxMessageBytes" ? "bytes" : "ms"}`}, got ${describe(value)}`);
     }
   }
   const auth: unknown = options.auth;
