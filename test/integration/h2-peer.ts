@@ -58,6 +58,8 @@ export function responseHeaders(status = "200"): Buffer {
 export class PeerConnection {
   /** Every frame the client sent, in order. */
   readonly frames: PeerFrame[] = [];
+  /** Called for each frame as it arrives, after it is recorded: a test's script. */
+  onFrame: ((frame: PeerFrame) => void) | undefined;
   private readonly waiters: (() => void)[] = [];
 
   /** Wraps an accepted socket. */
@@ -86,6 +88,7 @@ export class PeerConnection {
   record(frame: PeerFrame): void {
     this.frames.push(frame);
     for (const w of this.waiters.splice(0)) w();
+    this.onFrame?.(frame);
   }
 }
 
