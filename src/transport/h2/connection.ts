@@ -151,7 +151,11 @@ export class H2Connection implements H2StreamOwner {
    * frees up. Throws H2Error once the connection takes no new streams or its queue is full.
    */
   request(block: Buffer, handler: H2StreamHandler): H2Stream {
-    if (!this.takesStreams) throw new H2Error("ERR_H2_GOAWAY", "the HTTP/2 connection takes no new streams");
+    // A rotated connection still starts the calls its owner admitted before it rotated (a
+    // session starts every waiting call at once when it becomes ready); the owner sends no
+    // others. Stream ids past maxStreamId remain until 2^31, where `start` refuses them.
+    const rotated = this.current === "draining" && this.goawayLastStreamId < 0;
+    if (!this.takesStreams && !rotated) throw new H2Error("ERR_H2_GOAWAY", "the HTTP/2 connection takes no new streams");
     const stream = new H2Stream(this, handler);
     stream.block = block;
     if (this.streams.size < this.maxConcurrent) this.start(stream);
