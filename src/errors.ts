@@ -74,7 +74,10 @@ export type EtcdErrorCode =
   // Calls and streams ended by `destroy()`.
   | "CLIENT_DESTROYED"
   // A v2 call to a cluster that does not serve the v2 API (etcd 3.4+ without --enable-v2).
-  | "V2_UNAVAILABLE";
+  | "V2_UNAVAILABLE"
+  // Limits of the v3 transport (DEFAULTS): a reply message over maxMessageBytes, a full call queue.
+  | "MESSAGE_TOO_LARGE"
+  | "PENDING_LIMIT";
 
 /**
  * Whether a failed request could have reached the server and taken effect.

@@ -15,7 +15,7 @@ import type { EngineOptions } from "./options.js";
 type NumberRule = "positive" | "zero-off";
 
 /** Every numeric option either client takes, with its rule and unit. */
-const NUMBERS: Readonly<Record<string, readonly [NumberRule, "ms" | "bytes"]>> = Object.freeze({
+const NUMBERS: Readonly<Record<string, readonly [NumberRule, "ms" | "bytes" | "count"]>> = Object.freeze({
   dialTimeout: ["positive", "ms"],
   keepAlive: ["zero-off", "ms"],
   requestTimeout: ["zero-off", "ms"],
@@ -26,6 +26,12 @@ const NUMBERS: Readonly<Record<string, readonly [NumberRule, "ms" | "bytes"]>> =
   window: ["positive", "bytes"],
   maxMessageBytes: ["positive", "bytes"],
   maxResponseBytes: ["positive", "bytes"],
+  maxHeaderListBytes: ["positive", "bytes"],
+  maxPendingStreams: ["positive", "count"],
+  maxOutstandingPings: ["positive", "count"],
+  maxSettingsEntries: ["positive", "count"],
+  maxQueuedControlFrames: ["positive", "count"],
+  maxStreamId: ["positive", "count"],
 });
 
 const FUNCTIONS = ["checkRetry", "onEvent", "onCurl"] as const;
@@ -72,7 +78,7 @@ export function checkOptions<T extends EngineOptions>(options: T): T {
 function checkNumber(name: string, value: unknown, rule: NumberRule, unit: string): void {
   if (value === undefined) return;
   const ok = typeof value === "number" && Number.isFinite(value) && (rule === "positive" ? value > 0 : value >= 0);
-  if (!ok) throw invalid(`${name} must be a ${rule === "positive" ? "positive" : "non-negative (0: off)"} number of ${unit}, got ${describe(value)}`);
+  if (!ok) throw invalid(`${name} must be a ${rule === "positive" ? "positive" : "non-negative (0: off)"} number${unit === "count" ? "" : ` of ${unit}`}, got ${describe(value)}`);
 }
 
 /**

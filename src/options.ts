@@ -113,4 +113,21 @@ export const DEFAULTS = Object.freeze({
    * get of a large v2 store; past it the request fails RESPONSE_TOO_LARGE and its connection is closed.
    */
   maxResponseBytes: 64 * 1024 * 1024,
+  // The v3 transport's HTTP/2 and gRPC limits (docs/architecture.md, "HTTP/2 connection states and limits").
+  /** HTTP/2 flow-control window per stream and per connection, in bytes. */
+  window: 8 * 1024 * 1024,
+  /** Largest gRPC reply message accepted, in bytes: fits a large range reply (etcd bounds requests at 1.5 MiB, not replies). */
+  maxMessageBytes: 64 * 1024 * 1024,
+  /** Largest response header list (SETTINGS_MAX_HEADER_LIST_SIZE), in bytes; etcd sends well under 1 KiB. */
+  maxHeaderListBytes: 256 * 1024,
+  /** Calls that may wait per connection, for it to connect or for a concurrency slot. */
+  maxPendingStreams: 65_536,
+  /** Our PINGs that may await their ACK at once (node:http2's default). */
+  maxOutstandingPings: 10,
+  /** Entries one SETTINGS frame from the server may carry (node:http2's default). */
+  maxSettingsEntries: 32,
+  /** PING and SETTINGS ACKs we may owe at once before the server counts as flooding us. */
+  maxQueuedControlFrames: 1000,
+  /** A connection that has used a stream id this high drains and is replaced, well before 2^31. */
+  maxStreamId: 2 ** 30,
 });

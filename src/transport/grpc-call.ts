@@ -10,7 +10,7 @@ import { EtcdError, type Delivery } from "../errors.js";
 import { grpcError } from "../codec/v3-errors.js";
 import { FrameDecoder, GrpcFrameError, encodeFrame } from "./grpc-frame.js";
 import type { GrpcSession, SessionWaiter } from "./grpc-session.js";
-import { H2_ERROR, type H2Stream, type H2StreamHandler, type HeaderField } from "./h2/connection.js";
+import { H2Error, H2_ERROR, type H2Stream, type H2StreamHandler, type HeaderField } from "./h2/connection.js";
 import { encodeHeaders } from "./h2/hpack.js";
 
 /** Extra request headers, e.g. `{ token: "…", hasleader: "true" }`. */
@@ -61,7 +61,7 @@ export class GrpcCall implements SessionWaiter, H2StreamHandler {
 
   /** Prepares a call; nothing is sent until `start` (the session calls it once ready). */
   constructor(
-    private readonly session: GrpcSession,
+    private session: GrpcSession,
     private readonly spec: CallSpec,
     private readonly unary: boolean,
     private readonly sink: CallSink,
@@ -72,9 +72,10 @@ export class GrpcCall implements SessionWaiter, H2StreamHandler {
     spec.signal?.addEventListener("abort", this.onAbort, { once: true });
   }
 
-  /** Hands the call to its session, which starts it now or once ready. */
-  enter(): void {
+  /** Hands the call to its session (or to `session`, its successor), which starts it now or once ready. */
+  enter(session?: GrpcSession): void {
     if (this.done) return;
+    if (session !== undefined) this.session = session;
     this.entered = true;
     this.session.enter(this);
   }
@@ -103,9 +104,14 @@ export class GrpcCall implements SessionWaiter, H2StreamHandler {
   }
 
   /** H2StreamHandler: response headers, or trailers. */
-  headers(fields: readonly HeaderField[]): void {
+  headers(fields: readonly HeaderField[], end: boolean): void {
     this.session.reads++;
     const headers = toHeaders(fields);
+    // An informational (1xx) block comes before the response and says nothing about the call.
+    if (!this.sawHeaders && isInformational(headers[":status"])) {
+      if (end) this.fault("MALFORMED_RESPONSE", `the stream ended with an informational ${headers[":status"] ?? ""} block`, headers);
+      return;
+    }
     // The first block is the response headers (with grpc-status in a trailers-only reply), the second the trailers.
     if (this.sawHeaders) this.readStatus(headers);
     else {
@@ -208,7 +214,8 @@ export class GrpcCall implements SessionWaiter, H2StreamHandler {
       this.decoder.push(chunk);
     } catch (error) {
       if (!(error instanceof GrpcFrameError)) throw error;
-      this.fault("MALFORMED_RESPONSE", error.message, undefined);
+      if (error.kind === "too-large") this.tooLarge(error);
+      else this.fault("MALFORMED_RESPONSE", error.message, undefined);
     }
   }
 
@@ -274,6 +281,16 @@ export class GrpcCall implements SessionWaiter, H2StreamHandler {
     this.finish(new EtcdError(code, `${endpoint}: ${what}`, { endpoint, delivery: "unknown", response: headers }), undefined);
   }
 
+  /**
+   * A reply message over `maxMessageBytes`: this call ends (its stream reset), the connection and
+   * its other calls go on. Not a member failure, so the engine does not retry it elsewhere: the
+   * server did answer, and another member's answer would be as large.
+   */
+  private tooLarge(error: GrpcFrameError): void {
+    const endpoint = this.session.endpoint;
+    this.finish(new EtcdError("MESSAGE_TOO_LARGE", `${endpoint}: ${error.message}; the request was processed`, { endpoint, cause: error }), undefined);
+  }
+
   private finish(error: unknown, reply: Uint8Array | undefined): void {
     if (this.done) return;
     this.done = true;
@@ -298,6 +315,10 @@ export class GrpcCall implements SessionWaiter, H2StreamHandler {
  */
 export function failure(session: GrpcSession, cause: unknown, delivery: Delivery, what?: string): EtcdError {
   const endpoint = session.endpoint;
+  if (cause instanceof H2Error && cause.code === "ERR_H2_PENDING_LIMIT") {
+    // A local queue is full: no member failed, so this is the caller's to see, not the engine's to retry.
+    return new EtcdError("PENDING_LIMIT", `${endpoint}: ${cause.message}`, { endpoint, cause });
+  }
   if (session.closedByClient) {
     return new EtcdError("CLIENT_CLOSED", `${endpoint}: the client was closed`, { endpoint, delivery, cause });
   }
@@ -316,6 +337,10 @@ export function failure(session: GrpcSession, cause: unknown, delivery: Delivery
 }
 
 const EMPTY = new Uint8Array(0);
+
+function isInformational(status: string | undefined): boolean {
+  return status !== undefined && status.length === 3 && status.startsWith("1");
+}
 
 /** The headers a call reads, by name; a repeated name keeps its first value. */
 function toHeaders(fields: readonly HeaderField[]): Headers {

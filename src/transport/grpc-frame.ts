@@ -4,7 +4,9 @@
  * chunks, several messages in one chunk). Pure and server-free so that it is tested byte by byte.
  *
  * This is the hot path of every call: a message that lies whole inside one chunk is handed out as
- * a view of that chunk (no copy), and a split message is copied once into a buffer of its size.
+ * a view of that chunk (no copy). A split message is copied into a buffer that grows (doubling)
+ * as its bytes arrive, never to more than the bytes received so far allow: the 4-byte length is
+ * the peer's word, and allocating it up front let one 5-byte prefix cost us 500 MiB.
  */
 
 /** Bytes of the prefix in front of every gRPC message. */
@@ -19,12 +21,19 @@ export function encodeFrame(message: Uint8Array): Buffer {
   return frame;
 }
 
+/** The first buffer of a split message; it doubles from there as bytes arrive. */
+const INITIAL_BODY = 64 * 1024;
+
 /** Why a byte stream is not a sequence of gRPC messages we accept. */
 export class GrpcFrameError extends Error {
+  /** `too-large`: a message declared longer than the limit; `malformed`: anything else. */
+  readonly kind: "malformed" | "too-large";
+
   /** Builds the error; the message says which rule the bytes broke. */
-  constructor(message: string) {
+  constructor(message: string, kind: "malformed" | "too-large" = "malformed") {
     super(message);
     this.name = "GrpcFrameError";
+    this.kind = kind;
   }
 }
 
@@ -36,6 +45,7 @@ export class FrameDecoder {
   // The message being reassembled, while it is split across chunks.
   private body: Buffer | undefined;
   private bodyFill = 0;
+  private bodyLength = 0;
   private readonly maxBytes: number;
   private readonly onMessage: (message: Uint8Array) => void;
 
@@ -43,6 +53,11 @@ export class FrameDecoder {
   constructor(maxBytes: number, onMessage: (message: Uint8Array) => void) {
     this.maxBytes = maxBytes;
     this.onMessage = onMessage;
+  }
+
+  /** Bytes held for the message being reassembled (its buffer's size): at most twice those received. */
+  get bufferedBytes(): number {
+    return this.body?.length ?? 0;
   }
 
   /** True between messages, i.e. when the bytes so far end exactly on a message boundary. */
@@ -93,30 +108,41 @@ export class FrameDecoder {
       this.startBody(length, chunk.subarray(at));
       return chunk.length;
     }
-    const body = this.body;
-    const take = Math.min(body.length - this.bodyFill, chunk.length);
+    const take = Math.min(this.bodyLength - this.bodyFill, chunk.length);
+    const body = this.reserve(this.bodyFill + take);
     body.set(take === chunk.length ? chunk : chunk.subarray(0, take), this.bodyFill);
     this.bodyFill += take;
-    if (this.bodyFill === body.length) {
+    if (this.bodyFill === this.bodyLength) {
       this.body = undefined;
       this.bodyFill = 0;
-      this.onMessage(body);
+      this.onMessage(body.length === this.bodyLength ? body : body.subarray(0, this.bodyLength));
     }
     return take;
   }
 
   private startBody(length: number, first: Uint8Array): void {
-    const body = Buffer.allocUnsafe(length);
+    const body = Buffer.allocUnsafe(Math.min(length, Math.max(INITIAL_BODY, first.length * 2)));
     body.set(first, 0);
     this.body = body;
+    this.bodyLength = length;
     this.bodyFill = first.length;
+  }
+
+  /** The body buffer, grown (doubling, never past the declared length) to hold `bytes`. */
+  private reserve(bytes: number): Buffer {
+    const body = this.body ?? Buffer.alloc(0);
+    if (bytes <= body.length) return body;
+    const grown = Buffer.allocUnsafe(Math.min(this.bodyLength, Math.max(bytes, body.length * 2)));
+    grown.set(body.subarray(0, this.bodyFill), 0);
+    this.body = grown;
+    return grown;
   }
 
   private check(flag: number, length: number): number {
     // etcd never compresses, and we advertise no grpc-accept-encoding, so a compressed message
     // means the peer is not the server we think it is.
     if (flag !== 0) throw new GrpcFrameError(flag === 1 ? "compressed gRPC message, but no compression was negotiated" : `invalid gRPC frame flag ${flag}`);
-    if (length > this.maxBytes) throw new GrpcFrameError(`gRPC message of ${length} bytes exceeds the ${this.maxBytes}-byte limit`);
+    if (length > this.maxBytes) throw new GrpcFrameError(`gRPC message of ${length} bytes exceeds the ${this.maxBytes}-byte limit (maxMessageBytes)`, "too-large");
     return length;
   }
 }

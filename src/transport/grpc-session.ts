@@ -1,12 +1,14 @@
 /**
- * One HTTP/2 session to one member, and its states:
- * - `connecting`: TCP (and TLS) under way, or the server's first SETTINGS not yet seen. Calls
- *   wait in a queue and are not handed to the session, so a session that never gets that far
- *   (refused, TLS failure, dial timeout, a frozen process) leaves them provably unsent;
- * - `ready`: calls start at once;
- * - `draining`: the server sent GOAWAY, or the session failed: no new calls; streams the server
- *   accepted may finish. The transport then opens a new session for new calls;
- * - `closed`.
+ * One HTTP/2 session to one member. Its state is its connection's (`H2Connection.state`), named
+ * for calls:
+ * - `connecting` (`preface`): TCP (and TLS) under way, or the server's first SETTINGS not yet
+ *   seen. Calls wait in a queue and are not handed to the session, so a session that never gets
+ *   that far (refused, TLS failure, dial timeout, a frozen process) leaves them provably unsent;
+ * - `ready` (`open`): calls start at once;
+ * - `draining`: the server sent GOAWAY, or the connection spent its stream ids (rotation): no
+ *   new calls; streams the server accepted finish. The transport opens a new session for new calls;
+ * - `closed`: failed or done.
+ * The connection's one `retired` event is the session's one way out of `connecting`/`ready`.
  *
  * It also runs the keepalive: while it has open streams and has heard nothing for `keepAlive`
  * ms, it PINGs, within the ping policy of etcd's grpc-go server (see `mayPing`), and a PING not
@@ -16,7 +18,7 @@ import { performance } from "node:perf_hooks";
 import tls from "node:tls";
 import type { TlsOptions } from "../options.js";
 import { dial } from "./dial.js";
-import { H2Connection } from "./h2/connection.js";
+import { H2Connection, H2Error, type H2ConnectionOptions, type H2State } from "./h2/connection.js";
 import { encodeHeaders } from "./h2/hpack.js";
 
 /** How a session is dialled and kept alive. */
@@ -25,7 +27,8 @@ export interface SessionConfig {
   readonly keepAlive: number;
   readonly keepAliveTimeout: number;
   readonly tls: TlsOptions | undefined;
-  readonly window: number;
+  /** The HTTP/2 connection's window and limits; `maxPendingStreams` also bounds the calls waiting here. */
+  readonly h2: H2ConnectionOptions;
 }
 
 /** A call waiting for its session to become ready. */
@@ -38,6 +41,8 @@ export interface SessionWaiter {
 
 /** The session's state; see the file comment. */
 export type SessionState = "connecting" | "ready" | "draining" | "closed";
+
+const SESSION_STATE: Readonly<Record<H2State, SessionState>> = { preface: "connecting", open: "ready", draining: "draining", closed: "closed" };
 
 // grpc-go's server counts a PING as a strike when it comes less than MinTime (etcd: 5 s) after
 // the previous one and it has written no DATA or HEADERS since; three strikes and it sends GOAWAY
@@ -54,12 +59,8 @@ export class GrpcSession {
   readonly scheme: string;
   /** The request's :authority (host:port). */
   readonly authority: string;
-  /** See the file comment. */
-  state: SessionState = "connecting";
   /** The session's own failure (refused, TLS, GOAWAY with an error, protocol error), if any. */
   failure: unknown;
-  /** Streams above this id were refused by the server's GOAWAY and never ran; -1 before any GOAWAY. */
-  goawayLastStreamId = -1;
   /** Set when a keepalive PING went unanswered: every stream on it may still run later. */
   hung = false;
   /** Set when the transport closed it: its calls fail as CLIENT_CLOSED. */
@@ -103,13 +104,12 @@ export class GrpcSession {
     this.closed = new Promise((resolve) => {
       closed = resolve;
     });
-    this.h2 = new H2Connection(socket, { window: config.window }, {
+    this.h2 = new H2Connection(socket, config.h2, {
       ready: () => {
         this.onReady();
       },
-      goaway: (_code, lastStreamId) => {
-        this.goawayLastStreamId = this.goawayLastStreamId < 0 ? lastStreamId : Math.min(this.goawayLastStreamId, lastStreamId);
-        this.drain();
+      retired: (_reason, error) => {
+        this.onRetired(error);
       },
       close: (error) => {
         this.failure ??= error;
@@ -145,17 +145,30 @@ export class GrpcSession {
     return block;
   }
 
+  /** See the file comment: the connection's state, in the session's words. */
+  get state(): SessionState {
+    return SESSION_STATE[this.h2.state];
+  }
+
+  /** Streams above this id were refused by the server's GOAWAY and never ran; -1 before any GOAWAY. */
+  get goawayLastStreamId(): number {
+    return this.h2.goawayLastStreamId;
+  }
+
   /** True while new calls may use it. */
   get usable(): boolean {
-    return this.state === "connecting" || this.state === "ready";
+    return this.h2.takesStreams;
   }
 
   /** Counts a call and starts it now if the session is ready, else queues it until it is (or fails). */
   enter(waiter: SessionWaiter): void {
     this.acquire();
-    if (this.state === "ready") waiter.start();
-    else if (this.state === "connecting") this.waiting.push(waiter);
-    else waiter.fail(this.failure ?? new Error("HTTP/2 session closed"));
+    const state = this.state;
+    if (state === "ready") waiter.start();
+    else if (state !== "connecting") waiter.fail(this.failure ?? new Error("HTTP/2 session closed"));
+    else if (this.waiting.length >= this.config.h2.maxPendingStreams) {
+      waiter.fail(new H2Error("ERR_H2_PENDING_LIMIT", `${this.waiting.length} calls already wait for ${this.endpoint} to connect (maxPendingStreams)`));
+    } else this.waiting.push(waiter);
   }
 
   /** Takes an abandoned call out of the queue, if it is still there. */
@@ -182,8 +195,6 @@ export class GrpcSession {
   }
 
   private onReady(): void {
-    if (this.state !== "connecting") return;
-    this.state = "ready";
     clearTimeout(this.dialTimer);
     this.dialTimer = undefined;
     const waiting = this.waiting;
@@ -193,26 +204,21 @@ export class GrpcSession {
 
   /** The connection's socket closed. */
   private closeNow(): void {
-    if (this.state === "closed") return;
-    this.drain();
-    this.state = "closed";
     clearInterval(this.ticker);
     clearTimeout(this.pingTimer);
     clearTimeout(this.dialTimer);
     this.failQueued(this.failure ?? new Error("HTTP/2 session closed"));
   }
 
-  /** Stops taking new calls; the streams already started finish or fail on their own. */
-  private drain(): void {
-    if (!this.usable) return;
-    this.state = "draining";
+  /** The connection takes no new streams (GOAWAY, rotation, failure): new calls go to a new session. */
+  private onRetired(error: unknown): void {
+    if (error !== undefined) this.failure ??= error;
     this.onGone(this);
+    this.failQueued(this.failure ?? new Error("HTTP/2 session closed before it was ready"));
   }
 
   private fail(error: unknown): void {
     this.failure ??= error;
-    this.drain();
-    this.failQueued(error);
     this.h2.destroy(error);
   }
 

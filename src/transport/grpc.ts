@@ -12,7 +12,7 @@
  * about half of the client's CPU per call (docs/performance.md).
  */
 import { EtcdError } from "../errors.js";
-import type { TlsOptions } from "../options.js";
+import { DEFAULTS, type TlsOptions } from "../options.js";
 import { GrpcCall, type CallSpec, type Metadata } from "./grpc-call.js";
 import { GrpcSession, type SessionConfig } from "./grpc-session.js";
 
@@ -30,8 +30,20 @@ export interface GrpcTransportOptions {
   readonly tls?: TlsOptions | undefined;
   /** Stream and connection flow-control window in bytes (default 8 MiB). */
   readonly window?: number | undefined;
-  /** Largest reply message accepted, in bytes (default 512 MiB). */
+  /** Largest reply message accepted, in bytes (default 64 MiB); a larger one ends its call with MESSAGE_TOO_LARGE. */
   readonly maxMessageBytes?: number | undefined;
+  /** Largest response header list, in bytes (default 256 KiB). */
+  readonly maxHeaderListBytes?: number | undefined;
+  /** Calls that may wait per connection (default 65,536); more end with PENDING_LIMIT. */
+  readonly maxPendingStreams?: number | undefined;
+  /** Our PINGs that may await their ACK at once (default 10). */
+  readonly maxOutstandingPings?: number | undefined;
+  /** Entries a server SETTINGS frame may carry (default 32). */
+  readonly maxSettingsEntries?: number | undefined;
+  /** ACKs we may owe at once before the server counts as flooding us (default 1000). */
+  readonly maxQueuedControlFrames?: number | undefined;
+  /** Stream id at which a connection is rotated (default 2^30; tests lower it). */
+  readonly maxStreamId?: number | undefined;
 }
 
 /** Options of one unary call. */
@@ -66,9 +78,6 @@ export interface GrpcStream {
   readonly endpoint: string;
 }
 
-const DEFAULT_WINDOW = 8 * 1024 * 1024;
-const DEFAULT_MAX_MESSAGE = 512 * 1024 * 1024;
-
 /** gRPC calls and bidirectional streams over one HTTP/2 session per member (plus one for probes). */
 export class GrpcTransport {
   private readonly sessions = new Map<string, GrpcSession>();
@@ -84,9 +93,17 @@ export class GrpcTransport {
       keepAlive: options.keepAlive,
       keepAliveTimeout: options.keepAliveTimeout ?? Math.max(options.keepAlive, 1_000),
       tls: options.tls,
-      window: options.window ?? DEFAULT_WINDOW,
+      h2: {
+        window: options.window ?? DEFAULTS.window,
+        maxHeaderListBytes: options.maxHeaderListBytes ?? DEFAULTS.maxHeaderListBytes,
+        maxPendingStreams: options.maxPendingStreams ?? DEFAULTS.maxPendingStreams,
+        maxOutstandingPings: options.maxOutstandingPings ?? DEFAULTS.maxOutstandingPings,
+        maxSettingsEntries: options.maxSettingsEntries ?? DEFAULTS.maxSettingsEntries,
+        maxQueuedControlFrames: options.maxQueuedControlFrames ?? DEFAULTS.maxQueuedControlFrames,
+        maxStreamId: Math.min(2 ** 31 - 1, options.maxStreamId ?? DEFAULTS.maxStreamId),
+      },
     };
-    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULTS.maxMessageBytes;
   }
 
   /**
@@ -131,8 +148,9 @@ export class GrpcTransport {
       },
     });
     // Enter after returning, so that onClose never runs before the caller holds the stream.
+    // The session may have retired meanwhile (GOAWAY, rotation): a stream then starts on its successor.
     queueMicrotask(() => {
-      call.enter();
+      call.enter(session.usable || this.closed ? session : this.session(this.sessions, endpoint));
     });
     return {
       endpoint,

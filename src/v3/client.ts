@@ -123,6 +123,12 @@ export class EtcdV3Client {
       tls: options.tls,
       window: options.window,
       maxMessageBytes: options.maxMessageBytes,
+      maxHeaderListBytes: options.maxHeaderListBytes,
+      maxPendingStreams: options.maxPendingStreams,
+      maxOutstandingPings: options.maxOutstandingPings,
+      maxSettingsEntries: options.maxSettingsEntries,
+      maxQueuedControlFrames: options.maxQueuedControlFrames,
+      maxStreamId: options.maxStreamId,
     });
     // The prober needs the rpc, which needs the engine: the engine gets it once both exist.
     const late: { rpc?: V3Rpc } = {};

@@ -44,8 +44,20 @@ export interface EtcdV3ClientOptions extends EngineOptions {
   readonly auth?: AuthOptions | undefined;
   /** HTTP/2 flow-control window per stream and per connection, in bytes (default 8 MiB). */
   readonly window?: number | undefined;
-  /** Largest reply message accepted, in bytes (default 512 MiB). */
+  /** Largest reply message accepted, in bytes (default 64 MiB); a larger reply ends its call with MESSAGE_TOO_LARGE. */
   readonly maxMessageBytes?: number | undefined;
+  /** Largest response header list, in bytes (default 256 KiB). */
+  readonly maxHeaderListBytes?: number | undefined;
+  /** Calls that may wait per connection to connect or for a stream slot (default 65,536); more end with PENDING_LIMIT. */
+  readonly maxPendingStreams?: number | undefined;
+  /** Our keepalive PINGs that may await their ACK at once (default 10). */
+  readonly maxOutstandingPings?: number | undefined;
+  /** Entries a server SETTINGS frame may carry before it counts as abuse (default 32). */
+  readonly maxSettingsEntries?: number | undefined;
+  /** PING and SETTINGS ACKs owed at once before the server counts as flooding us (default 1000). */
+  readonly maxQueuedControlFrames?: number | undefined;
+  /** A connection that has used a stream id this high is replaced by a fresh one (default 2^30). */
+  readonly maxStreamId?: number | undefined;
 }
 
 /** Options of `put`. */

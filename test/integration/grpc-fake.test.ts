@@ -129,13 +129,14 @@ describe("gRPC transport against a scripted HTTP/2 server", () => {
     await waitFor(() => fake.resets.includes(http2.constants.NGHTTP2_CANCEL));
   });
 
-  it("a message over maxMessageBytes is MALFORMED_RESPONSE as soon as its prefix arrives", async () => {
+  it("a message over maxMessageBytes is MESSAGE_TOO_LARGE (no member failure) as soon as its prefix arrives", async () => {
     fake.scripts.set("/t.S/Oversize", (stream) => {
       stream.respond(OK_HEADERS);
       stream.write(Buffer.from([0, 0, 0, 4, 0]));
     });
     const e = await rejection(call(transport({ maxMessageBytes: 1000 }), "/t.S/Oversize"));
-    assert.equal(e.code, "MALFORMED_RESPONSE");
+    assert.equal(e.code, "MESSAGE_TOO_LARGE");
+    assert.equal(e.delivery, undefined);
     assert.match(e.message, /1024 bytes exceeds the 1000-byte limit/);
   });
 
