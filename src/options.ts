@@ -108,4 +108,8 @@ export const DEFAULTS = Object.freeze({
   backoffCap: 1000,
   /** Connections per member for ordinary requests (watches use their own). */
   connections: 64,
+  /** Events a v3 watch buffers for a reader that falls behind before it is paused (canceled on etcd, re-created once drained). */
+  watchMaxBufferedEvents: 1000,
+  /** Bytes of keys and values a v3 watch buffers before it is paused. */
+  watchMaxBufferedBytes: 8 * 1024 * 1024,
 });

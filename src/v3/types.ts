@@ -46,6 +46,10 @@ export interface EtcdV3ClientOptions extends EngineOptions {
   readonly window?: number | undefined;
   /** Largest reply message accepted, in bytes (default 512 MiB). */
   readonly maxMessageBytes?: number | undefined;
+  /** Events each watch buffers for a reader that falls behind before it is paused and later re-created, losing nothing (default 1,000). */
+  readonly watchMaxBufferedEvents?: number | undefined;
+  /** Bytes of keys and values each watch buffers before it is paused (default 8 MiB). */
+  readonly watchMaxBufferedBytes?: number | undefined;
 }
 
 /** Options of `put`. */
