@@ -47,6 +47,8 @@ export type V3WatchEnd =
 
 /** A watch: an async iterator of events, with its creation, its end and its buffer observable. */
 export interface V3Watch extends AsyncIterableIterator<V3WatchEvent> {
+  /** Ends the watch at once (`break` calls it): queued events are dropped, nothing is thrown; `endReason` says "returned". */
+  return(): Promise<IteratorResult<V3WatchEvent>>;
   /**
    * Resolves once etcd has created the watch, with the first revision it reports (its start
    * revision, or for a watch created "now" the store's revision + 1): a write made after this
