@@ -3,16 +3,18 @@
  * endpoint-engine long poll so that the engine's health checks (hung, leaderless, isolated
  * member) and member moves apply to it.
  *
- * States of the shared stream (KeepAliveManager):
- * - `idle`: no lease kept alive, no stream, no timer; the first `keepAlive` opens one;
+ * States of the shared stream are the supervisor's (stream-supervisor.ts, `state`):
+ * - `idle`: no lease kept alive, no stream, no timer; the first `keepAlive` starts it;
  * - `opening`: the engine picks a member, the token is fetched, the stream is opened with
  *   require-leader (`hasleader`), and every kept lease is due at once;
  * - `open` (a KeepAliveStream): each lease is renewed a third of its TTL after its last
  *   acknowledged renewal was sent; a renewal unanswered for `hungAfter` means the member is hung
  *   or cut off, and the stream moves;
- * - `backing-off`: the engine gave up on every member; wait briefly (50 ms doubling to 500 ms),
- *   then open again, for as long as a lease is kept alive;
+ * - `backing-off`: the engine gave up on every member, or streams made no progress; wait
+ *   briefly (25-50 ms doubling to 500 ms), then open again, for as long as a lease is kept
+ *   alive; a stream that got a renewal acknowledged reconnects at once;
  * - `closed`: `close()`.
+ * No stream failure ends a lease: only its deadline or etcd's answer does.
  * States of one kept lease (KeptLease): `due` → `awaiting` (one renewal unanswered on the
  * stream) → `renewed` → `due` …, ending `lost` or `released` (every handle closed). A stream
  * failure puts every lease back to `due` on the next stream.

@@ -1,24 +1,28 @@
 /**
- * The v3 watch: every watch of a client on ONE bidirectional gRPC Watch stream, run as an
- * endpoint-engine long poll so that the engine's health checks (hung, leaderless, isolated
- * member) and member moves apply to it.
+ * The v3 watch: every watch of a client on ONE bidirectional gRPC Watch stream, run by the
+ * stream supervisor (stream-supervisor.ts) as an endpoint-engine long poll, so that the
+ * engine's health checks (hung, leaderless, isolated member) and member moves apply to it.
  *
- * States of the stream (WatchManager):
- * - `idle`: no watch, no stream; the first watch opens one;
- * - `opening`: the engine picks a member, the token is fetched, the stream opened with
- *   require-leader (`hasleader`), and every watch is queued for (re-)creation;
- * - `open` (a Session): creates are sent one at a time, each after the previous one's `created`
- *   reply (etcd matches created replies to creates only by order); an idle stream is checked with
- *   a progress request, and a member that does not answer is left;
- * - `backing-off`: the engine gave up on every member; wait, then open again, for ever;
- * - `closed`: `close()`.
- * States of one watch (Watcher): `queued` → `creating` → `live` (has a server ID) → `ended`;
- * a stream failure puts every live watch back to `queued` on the next stream.
+ * States of the shared stream are the supervisor's (`idle | opening | open | backing-off |
+ * closed`): the first watch starts it; `opening` fetches the token and opens the stream with
+ * require-leader, queueing every watch but the paused for (re-)creation; `open` (a WatchStream,
+ * watch-stream.ts) creates watches one at a time, each after the previous one's `created` reply
+ * (etcd matches created replies to creates only by order), and checks an idle stream with a
+ * progress request, leaving a member that does not answer; `backing-off` follows attempts that
+ * made no progress; `closed` is `close()`. The stream ends when the last watch ends.
+ * States of one watch are in watcher.ts: `queued → creating → live → (paused → queued …) → ended`.
  *
- * Each watch resumes from the revision after the last event it received (`modRevision + 1`), or
- * its start revision, or, for a watch created "now", its created reply's revision + 1 — never
- * from a later header, whose revision is the store's current one and skips events still being
- * replayed (the etcd3 library's bug). Events at or below what was already received are dropped.
+ * Slow readers: all watches share one stream, so HTTP/2 flow control cannot slow one watch
+ * without stalling every other. Instead each watch buffers at most `maxBufferedEvents` events
+ * and `maxBufferedBytes` bytes; past either it is canceled on etcd (`paused`, an onEvent
+ * "slow-consumer" notice, `overflows` + 1) and re-created from where it stopped once its reader
+ * has taken the buffer below half of both, so nothing is lost and nothing else waits.
+ *
+ * Each watch resumes from the position after the last event it queued (that event's revision,
+ * minus the events of it already queued, or `modRevision + 1` once its reply is complete), or its
+ * start revision, or, for a watch created "now", its created reply's revision + 1 — never from a
+ * later header, whose revision is the store's current one and skips events still being replayed
+ * (the etcd3 library's bug). Events at or before that position are dropped.
  */
 import { EtcdError } from "../errors.js";
 import { onAbort } from "../endpoints/shared-abort.js";
