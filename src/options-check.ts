@@ -32,6 +32,8 @@ const NUMBERS: Readonly<Record<string, readonly [NumberRule, "ms" | "bytes" | "c
   maxSettingsEntries: ["positive", "count"],
   maxQueuedControlFrames: ["positive", "count"],
   maxStreamId: ["positive", "count"],
+  watchMaxBufferedEvents: ["positive", "count"],
+  watchMaxBufferedBytes: ["positive", "bytes"],
 });
 
 const FUNCTIONS = ["checkRetry", "onEvent", "onCurl"] as const;

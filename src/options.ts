@@ -130,4 +130,8 @@ export const DEFAULTS = Object.freeze({
   maxQueuedControlFrames: 1000,
   /** A connection that has used a stream id this high drains and is replaced, well before 2^31. */
   maxStreamId: 2 ** 30,
+  /** Events a v3 watch buffers for a reader that falls behind before it is paused (canceled on etcd, re-created once drained). */
+  watchMaxBufferedEvents: 1000,
+  /** Bytes of keys and values a v3 watch buffers before it is paused. */
+  watchMaxBufferedBytes: 8 * 1024 * 1024,
 });

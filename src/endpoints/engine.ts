@@ -502,6 +502,11 @@ export class EndpointEngine {
     return this.closed;
   }
 
+  /** Reports an event of a layer above the engine (a slow watch consumer) through the same `onEvent` and logger. */
+  notify(event: EngineEvent): void {
+    this.emit(event);
+  }
+
   private emit(event: EngineEvent): void {
     const { onEvent, logger } = this.config;
     try {

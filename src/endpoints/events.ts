@@ -10,4 +10,10 @@ export type EngineEvent =
   | { readonly type: "member-set-aside"; readonly endpoint: string; readonly reason: SetAsideReason; readonly error?: EtcdError | undefined }
   | { readonly type: "member-back"; readonly endpoint: string }
   | { readonly type: "retry"; readonly endpoint: string; readonly attempt: number; readonly delay: number; readonly error: EtcdError }
-  | { readonly type: "sync"; readonly endpoints: readonly string[]; readonly added: readonly string[]; readonly removed: readonly string[] };
+  | { readonly type: "sync"; readonly endpoints: readonly string[]; readonly added: readonly string[]; readonly removed: readonly string[] }
+  /**
+   * A v3 watch's reader fell behind: its buffer passed its limit (`buffered` events queued), so
+   * the watch was canceled on etcd; it is re-created from `resumeRevision` once the reader has
+   * drained half of it, and loses nothing. `overflows` counts these for this watch.
+   */
+  | { readonly type: "slow-consumer"; readonly key: Buffer; readonly buffered: number; readonly overflows: number; readonly resumeRevision: bigint };

@@ -17,6 +17,7 @@ import { setMaxListeners } from "node:events";
 import { EtcdError } from "../errors.js";
 import type { EndpointEngine, Operation } from "../endpoints/engine.js";
 import { pause, reconnectDelay } from "../endpoints/retry.js";
+import { onAbort } from "../endpoints/shared-abort.js";
 import type { HttpTransport } from "../transport/http.js";
 import { decodeKeyReply, encodeKeyPath, encodeParams } from "../codec/v2.js";
 import type { V2Node, V2Response } from "./types.js";
@@ -78,7 +79,8 @@ export async function* watchV2(ctx: WatchContext, key: string, options: WatchOpt
     throwIfDestroyed(ctx);
     return;
   }
-  for (const source of sources) source.addEventListener("abort", onStop, { once: true });
+  // One listener per signal however many watches share it (no MaxListenersExceededWarning).
+  const unsubscribe = sources.map((source) => onAbort(source, onStop));
   const recursive = options.recursive === true;
   try {
     let next = options.waitIndex ?? (await snapshot(ctx, key, recursive, stop.signal)).etcdIndex + 1;
@@ -119,7 +121,7 @@ export async function* watchV2(ctx: WatchContext, key: string, options: WatchOpt
     }
     throw error;
   } finally {
-    for (const source of sources) source.removeEventListener("abort", onStop);
+    for (const off of unsubscribe) off();
     stop.abort();
   }
 }

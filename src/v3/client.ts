@@ -51,7 +51,7 @@ import { AUTHENTICATE, V3Auth } from "./auth.js";
 import { V3Cluster } from "./cluster.js";
 import { V3Lease } from "./lease.js";
 import { V3Maintenance } from "./maintenance.js";
-import { WatchManager, type V3WatchEvent, type V3WatchOptions } from "./watch.js";
+import { WatchManager, type V3Watch, type V3WatchOptions } from "./watch.js";
 import type {
   Bytes,
   CompactOptions,
@@ -151,7 +151,7 @@ export class EtcdV3Client {
     const rpc = new V3Rpc(this.#engine, this.#transport, tokens);
     late.rpc = rpc;
     this.#rpc = rpc;
-    this.#watches = new WatchManager(rpc);
+    this.#watches = new WatchManager(rpc, { events: options.watchMaxBufferedEvents, bytes: options.watchMaxBufferedBytes });
     this.lease = new V3Lease(rpc);
     this.auth = new V3Auth(rpc);
     this.cluster = new V3Cluster(rpc);
@@ -255,9 +255,10 @@ export class EtcdV3Client {
 
   /**
    * Watches a key, prefix or range; events arrive in revision order, none lost or repeated across
-   * member failures. All watches of a client share one gRPC stream.
+   * member failures. All watches of a client share one gRPC stream; a watch whose reader falls
+   * behind is paused past its buffer limit and re-created once drained (see `V3Watch`).
    */
-  watch(key: Bytes, options: V3WatchOptions = {}): AsyncIterableIterator<V3WatchEvent> {
+  watch(key: Bytes, options: V3WatchOptions = {}): V3Watch {
     if (this.#closing !== undefined) throw new EtcdError("CLIENT_CLOSED", "the client is closed");
     return this.#watches.watch(key, options);
   }

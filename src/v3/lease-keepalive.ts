@@ -3,16 +3,18 @@
  * endpoint-engine long poll so that the engine's health checks (hung, leaderless, isolated
  * member) and member moves apply to it.
  *
- * States of the shared stream (KeepAliveManager):
- * - `idle`: no lease kept alive, no stream, no timer; the first `keepAlive` opens one;
+ * States of the shared stream are the supervisor's (stream-supervisor.ts, `state`):
+ * - `idle`: no lease kept alive, no stream, no timer; the first `keepAlive` starts it;
  * - `opening`: the engine picks a member, the token is fetched, the stream is opened with
  *   require-leader (`hasleader`), and every kept lease is due at once;
  * - `open` (a KeepAliveStream): each lease is renewed a third of its TTL after its last
  *   acknowledged renewal was sent; a renewal unanswered for `hungAfter` means the member is hung
  *   or cut off, and the stream moves;
- * - `backing-off`: the engine gave up on every member; wait briefly (50 ms doubling to 500 ms),
- *   then open again, for as long as a lease is kept alive;
+ * - `backing-off`: the engine gave up on every member, or streams made no progress; wait
+ *   briefly (25-50 ms doubling to 500 ms), then open again, for as long as a lease is kept
+ *   alive; a stream that got a renewal acknowledged reconnects at once;
  * - `closed`: `close()`.
+ * No stream failure ends a lease: only its deadline or etcd's answer does.
  * States of one kept lease (KeptLease): `due` → `awaiting` (one renewal unanswered on the
  * stream) → `renewed` → `due` …, ending `lost` or `released` (every handle closed). A stream
  * failure puts every lease back to `due` on the next stream.
@@ -23,14 +25,15 @@
  * certainly lives to. Once it passes without a newer acknowledgement, the lease may be gone and
  * `lost` resolves at once. A server answer of TTL <= 0 (lease not found) is final.
  */
-import { EtcdError } from "../errors.js";
-import type { Operation } from "../endpoints/engine.js";
-import { pause, reconnectDelay } from "../endpoints/retry.js";
-import type { GrpcStream, Metadata } from "../transport/grpc.js";
+import { EtcdError, type EtcdErrorCode } from "../errors.js";
+import type { Metadata } from "../transport/grpc.js";
 import { invalid, optionsOf, toInt64 } from "./convert.js";
 import { LeaseKeepAliveRequest, LeaseKeepAliveResponse } from "./gen/etcdserverpb.js";
 import { METHODS } from "./methods.js";
 import { decode, type V3Rpc } from "./rpc.js";
+import { StreamSupervisor, SupervisedStream, asEtcdError, type SupervisorState } from "./stream-supervisor.js";
+
+export { REQUIRE_LEADER, asEtcdError, movable } from "./stream-supervisor.js";
 
 /** Options of `lease.keepAlive`. */
 export interface LeaseKeepAliveOptions {
@@ -57,16 +60,13 @@ export interface LeaseKeepAlive extends Disposable {
   close(): void;
 }
 
-/** Streams are opened with require-leader: a member without a leader cancels them, and the client moves. */
-export const REQUIRE_LEADER: Metadata = Object.freeze({ hasleader: "true" });
+/** A keep-alive stream ends as it is for no code: leases are lost only by their deadline or etcd's answer. */
+const NOTHING_FATAL: ReadonlySet<EtcdErrorCode> = new Set();
 const TICK_MS = 50;
 const BACKOFF_BASE_MS = 50;
 const BACKOFF_CAP_MS = 500;
 /** Grants remembered so that a `keepAlive` right after `grant` knows the lease's deadline before any renewal. */
 const KNOWN_MAX = 1024;
-
-/** Why a stream ended without failing: no lease left ("idle"), or its token must be refreshed ("restart"). */
-type StreamEnd = "idle" | "restart";
 
 /** One kept lease, shared by every handle of it. */
 class KeptLease {
@@ -158,43 +158,15 @@ interface StreamOwner {
   onSettled(stream: KeepAliveStream, error: EtcdError | undefined): void;
 }
 
-/** One LeaseKeepAlive stream on one member. */
-class KeepAliveStream {
-  readonly done: Promise<StreamEnd>;
-  readonly endpoint: string;
-  finished = false;
+/** One LeaseKeepAlive stream on one member; its life (abort, writes, how it ended) is the supervisor's. */
+class KeepAliveStream extends SupervisedStream {
   readonly #owner: StreamOwner;
-  readonly #signal: AbortSignal;
-  readonly #token: string | undefined;
-  readonly #rpc: V3Rpc;
-  #stream: GrpcStream | undefined;
-  #resolve!: (end: StreamEnd) => void;
-  #reject!: (error: unknown) => void;
 
   constructor(rpc: V3Rpc, endpoint: string, signal: AbortSignal, metadata: Metadata, owner: StreamOwner) {
-    this.#rpc = rpc;
-    this.endpoint = endpoint;
-    this.#signal = signal;
-    this.#token = metadata["token"];
+    super(rpc, endpoint, signal, metadata, "keep-alive", NOTHING_FATAL);
     this.#owner = owner;
-    this.done = new Promise((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    signal.addEventListener("abort", this.#onAbort, { once: true });
-    this.#stream = rpc.transport.stream(endpoint, METHODS.leaseKeepAlive, { metadata }, {
-      onMessage: (message) => {
-        this.#onMessage(message);
-      },
-      onClose: (error) => {
-        this.#onClose(error);
-      },
-    });
+    this.connect(METHODS.leaseKeepAlive, metadata);
   }
-
-  readonly #onAbort = (): void => {
-    this.fail(asEtcdError(this.#signal.reason, this.endpoint));
-  };
 
   /** False once the stream has ended (a method's result, so callers re-read it after sending). */
   isOpen(): boolean {
@@ -203,39 +175,14 @@ class KeepAliveStream {
 
   /** Sends one renewal. */
   send(id: bigint): void {
-    if (this.finished) return;
-    try {
-      this.#stream?.write(LeaseKeepAliveRequest.encode({ ID: id }).finish());
-    } catch (error) {
-      this.fail(new EtcdError("UNAVAILABLE", `${this.endpoint}: writing to the keep-alive stream failed: ${String(error)}`, {
-        endpoint: this.endpoint,
-        delivery: "unknown",
-        cause: error,
-      }));
-    }
+    this.write(LeaseKeepAliveRequest.encode({ ID: id }).finish());
   }
 
-  /** Ends the stream without a failure. */
-  end(end: StreamEnd): void {
-    if (this.#settle(undefined)) this.#resolve(end);
-  }
-
-  /** Ends the stream with a failure the engine sees as this attempt's. */
-  fail(error: EtcdError): void {
-    if (this.#settle(error)) this.#reject(error);
-  }
-
-  #settle(error: EtcdError | undefined): boolean {
-    if (this.finished) return false;
-    this.finished = true;
-    this.#signal.removeEventListener("abort", this.#onAbort);
-    this.#stream?.cancel();
+  protected override settled(error: EtcdError | undefined): void {
     this.#owner.onSettled(this, error);
-    return true;
   }
 
-  #onMessage(message: Uint8Array): void {
-    if (this.finished) return;
+  protected onMessage(message: Uint8Array): void {
     let response: LeaseKeepAliveResponse;
     try {
       response = decode(LeaseKeepAliveResponse, message, this.endpoint);
@@ -245,17 +192,6 @@ class KeepAliveStream {
     }
     this.#owner.onAck(response, this.endpoint);
   }
-
-  #onClose(error: EtcdError | undefined): void {
-    if (this.finished) return;
-    const e = error ?? new EtcdError("UNAVAILABLE", `${this.endpoint} ended the keep-alive stream`, { endpoint: this.endpoint, delivery: "unknown" });
-    if (e.code === "INVALID_AUTH_TOKEN" && this.#rpc.tokens !== undefined) {
-      this.#rpc.tokens.invalidate(this.#token);
-      this.end("restart");
-      return;
-    }
-    this.fail(movable(e, this.endpoint));
-  }
 }
 
 /** Every kept lease of one client, their one stream, and the timer that renews them and notices loss. */
@@ -263,21 +199,17 @@ export class KeepAliveManager {
   readonly #rpc: V3Rpc;
   readonly #kept = new Map<bigint, KeptLease>();
   readonly #known = new Map<bigint, { readonly ttl: number; readonly deadline: number }>();
-  readonly #stop = new AbortController();
-  readonly #operation: Operation<StreamEnd>;
+  readonly #supervisor: StreamSupervisor<KeepAliveStream>;
   readonly #owner: StreamOwner;
   #stream: KeepAliveStream | undefined;
-  #running: Promise<void> | undefined;
   #ticker: NodeJS.Timeout | undefined;
   /** Why the last stream attempt failed, since the last acknowledgement: the cause of a loss by deadline. */
   #lastError: EtcdError | undefined;
-  #progressed = false;
   #closed = false;
 
   /** Binds the client's rpc plumbing; nothing is sent until the first keepAlive. */
   constructor(rpc: V3Rpc) {
     this.#rpc = rpc;
-    this.#operation = { name: "leaseKeepAlive", repeat: "read", longPoll: true, run: (endpoint, signal) => this.#open(endpoint, signal) };
     this.#owner = {
       onAck: (response, endpoint) => {
         this.#onAck(response, endpoint);
@@ -286,6 +218,23 @@ export class KeepAliveManager {
         this.#onSettled(stream, error);
       },
     };
+    this.#supervisor = new StreamSupervisor<KeepAliveStream>(rpc, {
+      name: "leaseKeepAlive",
+      backoffBase: BACKOFF_BASE_MS,
+      backoffCap: BACKOFF_CAP_MS,
+      wanted: () => this.#kept.size > 0 && !this.#closed,
+      open: (endpoint, signal, metadata) => this.#open(endpoint, signal, metadata),
+      gaveUp: (error) => {
+        // Leases are never ended by a stream failure: only their deadline decides loss.
+        this.#lastError = asEtcdError(error, undefined);
+        return false;
+      },
+    });
+  }
+
+  /** Where the keep-alive stream is in its life (the supervisor's state). */
+  get state(): SupervisorState {
+    return this.#supervisor.state;
   }
 
   /**
@@ -330,10 +279,10 @@ export class KeepAliveManager {
       for (const lease of this.#kept.values()) for (const handle of lease.handles) handle.end();
       this.#kept.clear();
       this.#idle();
-      this.#stop.abort(new EtcdError("CLIENT_CLOSED", "the client is closed"));
     }
-    await this.#running;
+    await this.#supervisor.close();
   }
+
   /** Starts the timer and the stream loop unless they run. */
   #start(): void {
     if (this.#ticker === undefined) {
@@ -342,11 +291,7 @@ export class KeepAliveManager {
       }, TICK_MS);
       this.#ticker.unref();
     }
-    if (this.#running !== undefined || this.#closed) return;
-    this.#running = this.#loop().finally(() => {
-      this.#running = undefined;
-      if (this.#kept.size > 0) this.#start();
-    });
+    this.#supervisor.start();
   }
 
   /** No lease is kept alive any more: the timer stops and the stream ends. */
@@ -356,30 +301,8 @@ export class KeepAliveManager {
     this.#stream?.end("idle");
   }
 
-  /** Runs streams while a lease is kept alive, across member failures, with a short backoff when every member fails. */
-  async #loop(): Promise<void> {
-    let failures = 0;
-    while (this.#kept.size > 0 && !this.#closed) {
-      let end: StreamEnd | "failed";
-      try {
-        end = await this.#rpc.engine.execute(this.#operation, { signal: this.#stop.signal, timeout: 0 });
-      } catch (error) {
-        if (this.#stop.signal.aborted || this.#rpc.engine.isClosed) return;
-        this.#lastError = asEtcdError(error, undefined);
-        end = "failed";
-      }
-      // A stream that got renewals through proved the cluster works: reconnect at once.
-      failures = this.#progressed ? 0 : failures + 1;
-      this.#progressed = false;
-      if (end !== "idle" && failures > 0) await pause(reconnectDelay(failures - 1, BACKOFF_BASE_MS, BACKOFF_CAP_MS), this.#stop.signal);
-    }
-  }
-
-  /** One engine attempt: a stream on `endpoint` that lives until it fails, its member is found hung, or no lease remains. */
-  async #open(endpoint: string, signal: AbortSignal): Promise<StreamEnd> {
-    const metadata = await this.#rpc.streamMetadata(signal, REQUIRE_LEADER);
-    if (this.#kept.size === 0 || this.#closed) return "idle";
-    signal.throwIfAborted();
+  /** Opens a stream on `endpoint` for the supervisor; every kept lease is due on it at once. */
+  #open(endpoint: string, signal: AbortSignal, metadata: Metadata): KeepAliveStream {
     const stream = new KeepAliveStream(this.#rpc, endpoint, signal, metadata, this.#owner);
     this.#stream = stream;
     const now = performance.now();
@@ -388,7 +311,7 @@ export class KeepAliveManager {
       lease.dueAt = now;
     }
     this.#pump(now);
-    return stream.done;
+    return stream;
   }
 
   #onSettled(stream: KeepAliveStream, error: EtcdError | undefined): void {
@@ -435,7 +358,7 @@ export class KeepAliveManager {
     }
     const sentAt = lease.sentAt;
     if (sentAt === undefined) return;
-    this.#progressed = true;
+    this.#supervisor.progressed();
     this.#lastError = undefined;
     const ttl = Number(response.TTL);
     lease.sentAt = undefined;
@@ -495,20 +418,3 @@ export function leaseIdOf(id: bigint): bigint {
 export function gone(id: bigint, cause: EtcdError): EtcdError {
   return new EtcdError("LEASE_LOST", `etcd says lease ${id} has expired or was revoked`, { endpoint: cause.endpoint, cause });
 }
-
-/**
- * A stream's end as a failure the engine moves on from: member failures keep their delivery;
- * other ends (no leader, an internal error, a refusal) say nothing against the leases, and
- * another member may serve them. Keep-alives are safe to repeat, so "unknown" costs nothing.
- */
-export function movable(error: EtcdError, endpoint: string): EtcdError {
-  if (error.memberFailure) return error;
-  return new EtcdError(error.code, error.message, { endpoint, status: error.status, serverMessage: error.serverMessage, delivery: "unknown", cause: error });
-}
-
-/** Anything thrown, as an EtcdError (a member failure of unknown delivery unless it already is one). */
-export function asEtcdError(error: unknown, endpoint: string | undefined): EtcdError {
-  if (error instanceof EtcdError) return error;
-  return new EtcdError("UNAVAILABLE", `the keep-alive stream failed: ${String(error)}`, { endpoint, delivery: "unknown", cause: error });
-}
-

@@ -58,6 +58,10 @@ export interface EtcdV3ClientOptions extends EngineOptions {
   readonly maxQueuedControlFrames?: number | undefined;
   /** A connection that has used a stream id this high is replaced by a fresh one (default 2^30). */
   readonly maxStreamId?: number | undefined;
+  /** Events each watch buffers for a reader that falls behind before it is paused and later re-created, losing nothing (default 1,000). */
+  readonly watchMaxBufferedEvents?: number | undefined;
+  /** Bytes of keys and values each watch buffers before it is paused (default 8 MiB). */
+  readonly watchMaxBufferedBytes?: number | undefined;
 }
 
 /** Options of `put`. */
