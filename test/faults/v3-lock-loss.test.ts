@@ -163,3 +163,41 @@ test("(c) an isolated leader of an election stops leading before another candida
     await cluster.waitHealthy();
   }
 });
+
+test("the acquire txn marked idempotent is re-sent after a hung member; a plain write txn ends OUTCOME_UNKNOWN; the late copy changes nothing", async () => {
+  const leader = await cluster.leader();
+  const hung = [0, 1, 2].find((i) => i !== leader) ?? 0;
+  // Each starts on the member about to hang and learns the others from it.
+  const plain = new EtcdV3Client({ endpoints: [cluster.clientUrl(hung)], requestTimeout: 5_000 });
+  const marked = new EtcdV3Client({ endpoints: [cluster.clientUrl(hung)], requestTimeout: 5_000 });
+  const name = cluster.prefix("idempotent");
+  const acquireTxn = (key: string) => ({
+    compare: [{ key, target: "create", result: "==", value: 0n }] as const,
+    success: [{ put: { key, value: "mine" } }],
+    failure: [{ get: { key } }],
+  });
+  try {
+    await plain.sync();
+    await marked.sync();
+    assert.equal(plain.currentEndpoint, cluster.clientUrl(hung));
+    assert.equal(marked.currentEndpoint, cluster.clientUrl(hung));
+    await cluster.member(hung).pause();
+    const failed = await plain.txn(acquireTxn(`${name}/plain`)).then(
+      () => undefined,
+      (error: unknown) => error as EtcdError,
+    );
+    assert.equal(failed?.code, "OUTCOME_UNKNOWN");
+    const done = await marked.txn(acquireTxn(`${name}/marked`), { idempotent: true });
+    assert.equal(done.succeeded, true, "re-sent to a live member and applied there");
+    await cluster.member(hung).resume();
+    await sleep(1_500);
+    const kv = (await marked.get(`${name}/marked`)).kvs[0];
+    assert.equal(kv?.version, 1n, "a late first copy, if applied, took the read branch");
+    assert.equal(kv.createRevision, done.header.revision);
+  } finally {
+    if (cluster.member(hung).paused) await cluster.member(hung).resume();
+    await plain.close();
+    await marked.close();
+    await cluster.waitHealthy();
+  }
+});
