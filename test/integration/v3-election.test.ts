@@ -26,7 +26,7 @@ after(async () => {
 });
 
 async function keysUnder(name: string): Promise<string[]> {
-  return (await etcd.get(`${name}/`, { prefix: true })).kvs.map((kv) => kv.key.toString());
+  return (await etcd.get(`${name}/`, { prefix: true, sortTarget: "create", sortOrder: "ascend" })).kvs.map((kv) => kv.key.toString());
 }
 
 async function waitForKeys(name: string, count: number): Promise<void> {

@@ -24,9 +24,9 @@ after(async () => {
   await cluster.stop();
 });
 
-/** The keys under a lock's prefix. */
+/** The keys under a lock's prefix, oldest first (create-revision order, the queue's order). */
 async function keysUnder(name: string): Promise<string[]> {
-  const reply = await etcd.get(`${name}/`, { prefix: true });
+  const reply = await etcd.get(`${name}/`, { prefix: true, sortTarget: "create", sortOrder: "ascend" });
   return reply.kvs.map((kv) => kv.key.toString());
 }
 
