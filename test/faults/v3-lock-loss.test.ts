@@ -201,3 +201,41 @@ test("the acquire txn marked idempotent is re-sent after a hung member; a plain 
     await cluster.waitHealthy();
   }
 });
+
+test("observe() follows the election through a SIGSTOP of its member: every leader and value, in order", async () => {
+  const leader = await cluster.leader();
+  const stopped = [0, 1, 2].find((i) => i !== leader) ?? 0;
+  const observer = new EtcdV3Client({ endpoints: [cluster.clientUrl(stopped)], requestTimeout: 5_000 });
+  const actors = clientOf([0, 1, 2].filter((i) => i !== stopped));
+  const name = cluster.prefix("observe-failover");
+  const stop = new AbortController();
+  const seen: string[] = [];
+  try {
+    await observer.sync();
+    const following = (async () => {
+      for await (const info of observer.election(name).observe({ signal: stop.signal })) {
+        seen.push(info.value.toString());
+        if (seen.length === 4) return;
+      }
+    })();
+    const first = await actors.election(name, { ttl: 10 }).campaign("one");
+    for (let t = 0; seen.length < 1 && t < 200; t++) await sleep(25);
+    await cluster.member(stopped).pause();
+    await first.proclaim("one-b");
+    const secondPending = actors.election(name, { ttl: 10 }).campaign("two");
+    await waitForKeys(actors, name, 2);
+    await first.resign();
+    const second = await secondPending;
+    await second.proclaim("two-b");
+    const end = await Promise.race([following.then(() => "done"), sleep(15_000).then(() => "timeout")]);
+    assert.deepEqual(seen, ["one", "one-b", "two", "two-b"]);
+    assert.equal(end, "done");
+    await second.resign();
+  } finally {
+    stop.abort();
+    if (cluster.member(stopped).paused) await cluster.member(stopped).resume();
+    await observer.close();
+    await actors.close();
+    await cluster.waitHealthy();
+  }
+});
