@@ -180,6 +180,11 @@ describe("mutex", () => {
     const taken = await next;
     await aborted(lock.signal);
     assert.ok(["LOCK_LOST", "LEASE_LOST"].includes((lock.signal.reason as EtcdError).code));
+    const fenced = await etcd.txn({
+      compare: [{ key: lock.key, target: "create", result: "==", value: lock.revision }],
+      success: [{ put: { key: `${name}-data`, value: "late write" } }],
+    });
+    assert.equal(fenced.succeeded, false, "a write fenced by the lost lock's revision is refused");
     await rejectsWith(lock.unlock(), "LOCK_LOST");
     assert.deepEqual(await keysUnder(name), [taken.key], "the next holder's key stays");
     await taken.unlock();
