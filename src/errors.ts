@@ -77,7 +77,12 @@ export type EtcdErrorCode =
   | "V2_UNAVAILABLE"
   // Limits of the v3 transport (DEFAULTS): a reply message over maxMessageBytes, a full call queue.
   | "MESSAGE_TOO_LARGE"
-  | "PENDING_LIMIT";
+  | "PENDING_LIMIT"
+  // Concurrency recipes (v3/concurrency): a session closed by its owner, a lock found lost, a
+  // lock or leadership given up by its holder (the reason its signal aborts with).
+  | "SESSION_CLOSED"
+  | "LOCK_LOST"
+  | "RELEASED";
 
 /**
  * Whether a failed request could have reached the server and taken effect.

@@ -134,4 +134,11 @@ export const DEFAULTS = Object.freeze({
   watchMaxBufferedEvents: 1000,
   /** Bytes of keys and values a v3 watch buffers before it is paused. */
   watchMaxBufferedBytes: 8 * 1024 * 1024,
+  /** TTL in seconds of a concurrency session's lease when none is given (Go's concurrency package default). */
+  sessionTtl: 60,
+  /**
+   * How long before a session lease's certain deadline its signal aborts, at most (and at most a
+   * quarter of the TTL): room for a late timer on a busy event loop.
+   */
+  sessionMargin: 1000,
 });
