@@ -52,6 +52,7 @@ import { V3Cluster } from "./cluster.js";
 import { V3Lease } from "./lease.js";
 import { V3Maintenance } from "./maintenance.js";
 import { WatchManager, type V3WatchEvent, type V3WatchOptions } from "./watch.js";
+import { runStm, type StmOptions, type StmTx } from "./concurrency/stm.js";
 import type {
   Bytes,
   CompactOptions,
@@ -253,6 +254,15 @@ export class EtcdV3Client {
   watch(key: Bytes, options: V3WatchOptions = {}): AsyncIterableIterator<V3WatchEvent> {
     if (this.#closing !== undefined) throw new EtcdError("CLIENT_CLOSED", "the client is closed");
     return this.#watches.watch(key, options);
+  }
+
+  /**
+   * Runs `apply` as a software transaction (Go's concurrency.STM): reads through `tx.get`, writes
+   * buffered by `tx.put`/`tx.delete` and committed atomically, the whole function re-run on
+   * conflict under the chosen isolation (default "snapshot"); resolves with the committing run's result.
+   */
+  stm<T>(apply: (tx: StmTx) => Promise<T>, options?: StmOptions): Promise<T> {
+    return runStm(this, apply, options);
   }
 
   /** Replaces the member list with the cluster's own (MemberList), returning it. */
