@@ -151,7 +151,7 @@ describe("runs and results", () => {
     assert.equal(ra.kvs[0]?.value.toString(), "7");
     assert.equal(rb.kvs[0]?.value.toString(), "3");
     assert.equal(rc.kvs.length, 0);
-    assert.equal(rb.kvs[0]?.modRevision, ra.kvs[0]?.modRevision, "one txn wrote both");
+    assert.equal(rb.kvs.at(0)?.modRevision, ra.kvs.at(0)?.modRevision, "one txn wrote both");
   });
 
   it("rev() gives the mod revision read, 0n for an absent key", async () => {
