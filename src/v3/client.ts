@@ -18,13 +18,11 @@ import {
   header,
   invalid,
   optionsOf,
-  prefixEnd,
   putRequest,
   putResult,
-  rangeEndOf,
+  rangeOf,
   rangeRequest,
   toInt64,
-  toKey,
   txnReadsOnly,
   txnRequest,
   txnResult,
@@ -53,6 +51,7 @@ import { V3Lease } from "./lease.js";
 import { V3Maintenance } from "./maintenance.js";
 import { WatchManager, type V3WatchEvent, type V3WatchOptions } from "./watch.js";
 import { runStm, type StmOptions, type StmTx } from "./concurrency/stm.js";
+import { Namespace } from "./concurrency/namespace.js";
 import type {
   Bytes,
   CompactOptions,
@@ -195,9 +194,10 @@ export class EtcdV3Client {
     checkCall(o);
     const pageSize: unknown = o.pageSize ?? 1000;
     if (typeof pageSize !== "number" || !Number.isSafeInteger(pageSize) || pageSize < 1) throw invalid(`pageSize must be a positive integer, got ${String(pageSize)}`);
-    const first = toKey(key);
-    // The key is a prefix unless a range end is given (or prefix is explicitly false).
-    const rangeEnd = o.rangeEnd === undefined && o.prefix !== false ? prefixEnd(first) : rangeEndOf(first, o);
+    // The key is a prefix unless a range end or fromKey is given (or prefix is explicitly false).
+    const range = rangeOf(key, o.rangeEnd === undefined && o.prefix === undefined && o.fromKey !== true ? { ...o, prefix: true } : o);
+    const first = range.key;
+    const rangeEnd = range.rangeEnd;
     const revision = toInt64(o.revision, "revision");
     const keysOnly = flag(o.keysOnly, "keysOnly");
     return this.#pages(first, { rangeEnd, limit: pageSize, revision, keysOnly, signal: o.signal, timeout: o.timeout });
@@ -263,6 +263,11 @@ export class EtcdV3Client {
    */
   stm<T>(apply: (tx: StmTx) => Promise<T>, options?: StmOptions): Promise<T> {
     return runStm(this, apply, options);
+  }
+
+  /** The same KV, txn, watch, lease and STM API with every key stored under `prefix` and bare to the caller (Go's namespace package). */
+  namespace(prefix: Bytes): Namespace {
+    return new Namespace(this, prefix);
   }
 
   /** Replaces the member list with the cluster's own (MemberList), returning it. */

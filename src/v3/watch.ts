@@ -24,7 +24,7 @@ import { EtcdError } from "../errors.js";
 import type { Operation } from "../endpoints/engine.js";
 import { pause, reconnectDelay } from "../endpoints/retry.js";
 import type { Metadata } from "../transport/grpc.js";
-import { rangeEndOf, toInt64, toKey } from "./convert.js";
+import { rangeOf, toInt64 } from "./convert.js";
 import type { WatchCreateRequest } from "./gen/etcdserverpb.js";
 import type { V3Rpc } from "./rpc.js";
 import { FATAL, NO_ID, Session, type SessionEnd } from "./watch-stream.js";
@@ -300,11 +300,11 @@ export class WatchManager {
 
 /** The create request of a watch, checked before anything is sent (its start revision is set per stream). */
 function createRequest(key: Bytes, options: V3WatchOptions): WatchCreateRequest {
-  const k = toKey(key);
+  const range = rangeOf(key, options);
   const filters = FILTERS[(options.noPut === true ? 1 : 0) + (options.noDelete === true ? 2 : 0)] ?? [];
   return {
-    key: k,
-    rangeEnd: rangeEndOf(k, options),
+    key: range.key,
+    rangeEnd: range.rangeEnd,
     startRevision: 0n,
     progressNotify: options.progressNotify === true,
     filters: filters as number[],
