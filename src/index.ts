@@ -106,3 +106,10 @@ export type {
 export type { StmIsolation, StmOptions, StmPutOptions, StmTx } from "./v3/concurrency/stm.js";
 export type { Namespace } from "./v3/concurrency/namespace.js";
 export type { KvClient } from "./v3/concurrency/kv.js";
+export { Session } from "./v3/concurrency/session.js";
+export type { SessionOptions } from "./v3/concurrency/session.js";
+export { Mutex, Lock } from "./v3/concurrency/mutex.js";
+export type { MutexOptions, LockOptions } from "./v3/concurrency/mutex.js";
+export { Election, Leadership } from "./v3/concurrency/election.js";
+export type { ElectionOptions, CampaignOptions, ObserveOptions, LeaderInfo } from "./v3/concurrency/election.js";
+export type { TxnOptions } from "./v3/types.js";
