@@ -183,4 +183,56 @@ describe("keys bare to the caller, prefixed on the wire", () => {
     const reason = new Error("stop");
     await assert.rejects(inner.get("k", { signal: AbortSignal.abort(reason) }), (e) => e === reason);
   });
+
+  it("a mutex in a namespace has its key under the prefix, excludes a second holder, and passes on unlock", async () => {
+    const { prefix } = fresh();
+    const ns = etcd.namespace(prefix);
+    const first = await ns.mutex("jobs/nightly", { ttl: 10 }).lock();
+    assert.match(first.key, /^jobs\/nightly\/[0-9a-f]+$/, "the lock key is bare");
+    const stored = await etcd.get(`${prefix}jobs/nightly/`, { prefix: true });
+    assert.deepEqual(keysOf(stored.kvs), [`${prefix}${first.key}`]);
+    assert.equal(stored.kvs[0]?.createRevision, first.revision);
+    assert.equal(await ns.mutex("jobs/nightly", { ttl: 10 }).tryLock(), undefined, "held by the first");
+    const outside = await etcd.mutex("jobs/nightly", { ttl: 10 }).tryLock();
+    assert.ok(outside !== undefined, "the same name outside the namespace is another lock");
+    await outside.unlock();
+    const second = ns.mutex("jobs/nightly", { ttl: 10 }).lock();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await first.unlock();
+    const next = await second;
+    assert.ok(next.revision > first.revision);
+    assert.equal(await ns.withLock("jobs/other", (lock) => Promise.resolve(lock.key.startsWith("jobs/other/")), { ttl: 10 }), true);
+    await next.unlock();
+    assert.equal((await etcd.get(prefix, { prefix: true })).count, 0n, "no lock key left behind");
+  });
+
+  it("an election in a namespace: campaign, leader and observe see bare keys stored under the prefix", async () => {
+    const { prefix } = fresh();
+    const ns = etcd.namespace(prefix);
+    const election = ns.election("svc/leader", { ttl: 10 });
+    const a = await election.campaign("host-a");
+    assert.match(a.key, /^svc\/leader\/[0-9a-f]+$/);
+    assert.deepEqual(keysOf((await etcd.get(prefix, { prefix: true })).kvs), [`${prefix}${a.key}`]);
+    const leader = await election.leader();
+    assert.equal(leader?.key.toString(), a.key);
+    assert.equal(leader.value.toString(), "host-a");
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const observing = (async () => {
+      for await (const l of ns.election("svc/leader").observe({ signal: controller.signal })) {
+        seen.push(l.value.toString());
+        if (seen.length === 3) controller.abort();
+      }
+    })();
+    const b = ns.election("svc/leader", { ttl: 10 }).campaign("host-b");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await a.proclaim("host-a:8080");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await a.resign();
+    const lb = await b;
+    await observing;
+    assert.deepEqual(seen, ["host-a", "host-a:8080", "host-b"]);
+    await lb.resign();
+    assert.equal(await election.leader(), undefined);
+  });
 });

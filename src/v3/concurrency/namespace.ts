@@ -7,8 +7,8 @@
  * true })` covers exactly the namespace. Call options (signal, timeout, and any a caller's
  * version of the client knows) pass through untouched.
  *
- * It satisfies `KvClient`, so the recipes (STM, and session, mutex and election) run on it as on
- * the client itself; a namespace of a namespace nests the prefixes.
+ * It satisfies `KvClient`, so the recipes (STM, session, mutex, withLock and election) run on it
+ * as on the client itself; a namespace of a namespace nests the prefixes.
  */
 import type { CallOptions } from "../../options.js";
 import { EMPTY, invalid, optionsOf, prefixEnd, rangeEndOf, toBytes, toKey } from "../convert.js";
@@ -32,6 +32,9 @@ import type {
 } from "../types.js";
 import type { V3WatchEvent, V3WatchOptions } from "../watch.js";
 import type { KvClient } from "./kv.js";
+import { Election, type ElectionOptions } from "./election.js";
+import { Mutex, type Lock, type MutexOptions } from "./mutex.js";
+import { Session, type SessionOptions } from "./session.js";
 import { runStm, type StmOptions, type StmTx } from "./stm.js";
 
 /** A prefixed range on the wire: what the inner client is given instead of the caller's range options. */
@@ -116,6 +119,35 @@ export class Namespace implements KvClient {
   /** `stm` run inside the namespace: the function reads and writes bare keys. */
   stm<T>(apply: (tx: StmTx) => Promise<T>, options?: StmOptions): Promise<T> {
     return runStm(this, apply, options);
+  }
+
+  /** A session (a lease kept alive) for locks and elections in this namespace. */
+  session(options?: SessionOptions): Promise<Session> {
+    return Session.open(this, options);
+  }
+
+  /** A lock named `name` inside the namespace: shared with Go and etcdctl clients using the same namespace prefix. */
+  mutex(name: string, options?: MutexOptions): Mutex {
+    return new Mutex(this, name, options);
+  }
+
+  /** Runs `fn` holding the lock `name` of the namespace, then unlocks (as the client's `withLock`). */
+  async withLock<T>(name: string, fn: (lock: Lock) => Promise<T>, options: { readonly ttl?: number | undefined; readonly signal?: AbortSignal | undefined } = {}): Promise<T> {
+    const lock = await this.mutex(name, { ttl: options.ttl }).lock({ signal: options.signal });
+    let result: T;
+    try {
+      result = await fn(lock);
+    } catch (error) {
+      await lock.unlock().catch(() => undefined);
+      throw error;
+    }
+    await lock.unlock();
+    return result;
+  }
+
+  /** A leader election named `name` inside the namespace. */
+  election(name: string, options?: ElectionOptions): Election {
+    return new Election(this, name, options);
   }
 
   /** A namespace nested in this one (the prefixes concatenate). */
