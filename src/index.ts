@@ -104,6 +104,9 @@ export type {
   LeaseKeepAlive,
   LeaseKeepAliveOptions,
 } from "./v3/lease.js";
+export type { StmIsolation, StmOptions, StmPutOptions, StmTx } from "./v3/concurrency/stm.js";
+export type { Namespace } from "./v3/concurrency/namespace.js";
+export type { KvClient } from "./v3/concurrency/kv.js";
 export { Session } from "./v3/concurrency/session.js";
 export type { SessionOptions } from "./v3/concurrency/session.js";
 export { Mutex, Lock } from "./v3/concurrency/mutex.js";

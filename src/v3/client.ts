@@ -18,13 +18,11 @@ import {
   header,
   invalid,
   optionsOf,
-  prefixEnd,
   putRequest,
   putResult,
-  rangeEndOf,
+  rangeOf,
   rangeRequest,
   toInt64,
-  toKey,
   txnReadsOnly,
   txnRequest,
   txnResult,
@@ -52,6 +50,8 @@ import { V3Cluster } from "./cluster.js";
 import { V3Lease } from "./lease.js";
 import { V3Maintenance } from "./maintenance.js";
 import { WatchManager, type V3Watch, type V3WatchOptions } from "./watch.js";
+import { runStm, type StmOptions, type StmTx } from "./concurrency/stm.js";
+import { Namespace } from "./concurrency/namespace.js";
 import { Election, type ElectionOptions } from "./concurrency/election.js";
 import { Mutex, type Lock, type MutexOptions } from "./concurrency/mutex.js";
 import { Session, type SessionOptions } from "./concurrency/session.js";
@@ -205,9 +205,10 @@ export class EtcdV3Client {
     checkCall(o);
     const pageSize: unknown = o.pageSize ?? 1000;
     if (typeof pageSize !== "number" || !Number.isSafeInteger(pageSize) || pageSize < 1) throw invalid(`pageSize must be a positive integer, got ${String(pageSize)}`);
-    const first = toKey(key);
-    // The key is a prefix unless a range end is given (or prefix is explicitly false).
-    const rangeEnd = o.rangeEnd === undefined && o.prefix !== false ? prefixEnd(first) : rangeEndOf(first, o);
+    // The key is a prefix unless a range end or fromKey is given (or prefix is explicitly false).
+    const range = rangeOf(key, o.rangeEnd === undefined && o.prefix === undefined && o.fromKey !== true ? { ...o, prefix: true } : o);
+    const first = range.key;
+    const rangeEnd = range.rangeEnd;
     const revision = toInt64(o.revision, "revision");
     const keysOnly = flag(o.keysOnly, "keysOnly");
     return this.#pages(first, { rangeEnd, limit: pageSize, revision, keysOnly, signal: o.signal, timeout: o.timeout });
@@ -276,6 +277,20 @@ export class EtcdV3Client {
    */
   setEndpoints(endpoints: readonly string[]): void {
     this.#engine.setEndpoints(checkEndpoints(endpoints));
+  }
+
+  /**
+   * Runs `apply` as a software transaction (Go's concurrency.STM): reads through `tx.get`, writes
+   * buffered by `tx.put`/`tx.delete` and committed atomically, the whole function re-run on
+   * conflict under the chosen isolation (default "snapshot"); resolves with the committing run's result.
+   */
+  stm<T>(apply: (tx: StmTx) => Promise<T>, options?: StmOptions): Promise<T> {
+    return runStm(this, apply, options);
+  }
+
+  /** The same KV, txn, watch, lease and STM API with every key stored under `prefix` and bare to the caller (Go's namespace package). */
+  namespace(prefix: Bytes): Namespace {
+    return new Namespace(this, prefix);
   }
 
   /** Opens a concurrency session: a lease kept alive, whose `signal` aborts as soon as the lease may be gone. */

@@ -72,13 +72,31 @@ export function prefixEnd(key: Buffer): Buffer {
   return Buffer.from([0]);
 }
 
-/** The range end for `{ prefix, rangeEnd }`, rejecting both at once. */
+/** The range end for `{ prefix, fromKey, rangeEnd }`, rejecting more than one at once. */
 export function rangeEndOf(key: Buffer, options: RangeOptions): Buffer {
-  if (flag(options.prefix, "prefix")) {
+  const prefix = flag(options.prefix, "prefix");
+  const fromKey = flag(options.fromKey, "fromKey");
+  if (fromKey && (prefix || options.rangeEnd !== undefined)) throw invalid("fromKey covers every key from the key on: give no prefix or rangeEnd with it");
+  if (prefix) {
     if (options.rangeEnd !== undefined) throw invalid("give either prefix or rangeEnd, not both");
     return prefixEnd(key);
   }
+  // "\0" as a range end means "to the end of the key space" to etcd.
+  if (fromKey) return Buffer.from([0]);
   return options.rangeEnd === undefined ? EMPTY : toBytes(options.rangeEnd, "rangeEnd");
+}
+
+/**
+ * The first key and range end of a read, delete, watch or comparison. As in Go's clientv3, the
+ * empty key is allowed with `prefix` or `fromKey` and stands for the start of the key space, so
+ * `("", { prefix: true })` and `("", { fromKey: true })` both cover every key.
+ */
+export function rangeOf(key: Bytes, options: RangeOptions, what = "key"): { readonly key: Buffer; readonly rangeEnd: Buffer } {
+  const bytes = toBytes(key, what);
+  const rangeEnd = rangeEndOf(bytes, options);
+  if (bytes.length > 0) return { key: bytes, rangeEnd };
+  if (options.prefix === true || options.fromKey === true) return { key: Buffer.from([0]), rangeEnd: Buffer.from([0]) };
+  throw invalid(`${what} must not be empty (the empty key means "every key" only with prefix or fromKey)`);
 }
 
 /** The options argument of a call: absent, or a plain object (null, a string or a number is a caller's slip). */
@@ -129,11 +147,11 @@ function lookup<K extends string>(table: Readonly<Record<K, number>>, value: K |
 
 /** A Range request; `serializable` is the caller's choice or the client's consistency. */
 export function rangeRequest(key: Bytes, options: Omit<GetOptions, "signal" | "timeout">, serializable: boolean): RangeRequest {
-  const k = toKey(key);
+  const range = rangeOf(key, options);
   const explicit = options.serializable === undefined ? undefined : flag(options.serializable, "serializable");
   return {
-    key: k,
-    rangeEnd: rangeEndOf(k, options),
+    key: range.key,
+    rangeEnd: range.rangeEnd,
     limit: toInt64(options.limit, "limit"),
     revision: toInt64(options.revision, "revision"),
     sortOrder: lookup(SORT_ORDERS, options.sortOrder, "sortOrder"),
@@ -166,8 +184,8 @@ export function putRequest(key: Bytes, value: Bytes, options: Omit<PutOptions, "
 
 /** A DeleteRange request. */
 export function deleteRequest(key: Bytes, options: Omit<DeleteOptions, "signal" | "timeout">): DeleteRangeRequest {
-  const k = toKey(key);
-  return { key: k, rangeEnd: rangeEndOf(k, options), prevKv: flag(options.prevKv, "prevKv") };
+  const range = rangeOf(key, options);
+  return { key: range.key, rangeEnd: range.rangeEnd, prevKv: flag(options.prevKv, "prevKv") };
 }
 
 const COMPARE_TARGETS = { version: 0, create: 1, mod: 2, value: 3, lease: 4 } as const;
@@ -175,10 +193,9 @@ const COMPARE_RESULTS = { "==": 0, ">": 1, "<": 2, "!=": 3 } as const;
 
 function compareRequest(c: Compare): PbCompare {
   if (typeof c !== "object" || (c as unknown) === null) throw invalid("each comparison must be an object { key, target, result, value }");
-  const key = toKey(c.key, "compare key");
+  const { key, rangeEnd } = rangeOf(c.key, c, "compare key");
   const target = lookup(COMPARE_TARGETS, c.target, "compare target");
   const result = lookup(COMPARE_RESULTS, c.result, "compare result");
-  const rangeEnd = rangeEndOf(key, c);
   let union: PbCompare["targetUnion"];
   if (c.target === "value") {
     if (typeof c.value === "bigint" || typeof c.value === "number") throw invalid("a value comparison needs a string or bytes");

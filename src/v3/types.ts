@@ -89,10 +89,12 @@ export type SortOrder = "none" | "ascend" | "descend";
 /** Fields a range read can sort by. */
 export type SortTarget = "key" | "version" | "create" | "mod" | "value";
 
-/** Which keys a read or delete covers: one key, a prefix, or `[key, rangeEnd)`. */
+/** Which keys a read or delete covers: one key, a prefix, every key from it on, or `[key, rangeEnd)`; the empty key with `prefix` or `fromKey` covers every key. */
 export interface RangeOptions {
   /** Every key that starts with the given key. */
   readonly prefix?: boolean | undefined;
+  /** Every key from the given key on (etcd's range end "\0"). */
+  readonly fromKey?: boolean | undefined;
   /** The end of the range, exclusive; "\0" means every key from `key` on. */
   readonly rangeEnd?: Bytes | undefined;
 }

@@ -27,7 +27,7 @@
 import { EtcdError } from "../errors.js";
 import { onAbort } from "../endpoints/shared-abort.js";
 import { DEFAULTS } from "../options.js";
-import { describe, invalid, rangeEndOf, toInt64, toKey } from "./convert.js";
+import { describe, invalid, rangeOf, toInt64 } from "./convert.js";
 import type { WatchCreateRequest } from "./gen/etcdserverpb.js";
 import type { V3Rpc } from "./rpc.js";
 import { StreamSupervisor, type SupervisorState } from "./stream-supervisor.js";
@@ -183,11 +183,11 @@ export class WatchManager implements WatchHost {
 
 /** The create request of a watch, checked before anything is sent (its start revision is set per stream). */
 function createRequest(key: Bytes, options: V3WatchOptions): WatchCreateRequest {
-  const k = toKey(key);
+  const range = rangeOf(key, options);
   const filters = FILTERS[(options.noPut === true ? 1 : 0) + (options.noDelete === true ? 2 : 0)] ?? [];
   return {
-    key: k,
-    rangeEnd: rangeEndOf(k, options),
+    key: range.key,
+    rangeEnd: range.rangeEnd,
     startRevision: 0n,
     progressNotify: options.progressNotify === true,
     filters: filters as number[],

@@ -156,6 +156,21 @@ describe("range, put and delete requests", () => {
     assert.equal(rangeRequest("a", {}, false).rangeEnd.length, 0);
     refuses(() => rangeEndOf(Buffer.from("a"), { prefix: true, rangeEnd: "b" }), /either prefix or rangeEnd/);
   });
+
+  it("fromKey ends the range at \"\\0\"; the empty key with prefix or fromKey covers every key, and alone is refused", () => {
+    assert.equal(hex(rangeRequest("a", { fromKey: true }, false).rangeEnd), "00");
+    for (const options of [{ prefix: true }, { fromKey: true }]) {
+      const request = rangeRequest("", options, false);
+      assert.deepEqual([hex(request.key), hex(request.rangeEnd)], ["00", "00"]);
+      const del = deleteRequest("", options);
+      assert.deepEqual([hex(del.key), hex(del.rangeEnd)], ["00", "00"]);
+    }
+    refuses(() => rangeRequest("", {}, false), /must not be empty/);
+    refuses(() => deleteRequest("", { prefix: false }), /must not be empty/);
+    refuses(() => rangeEndOf(Buffer.from("a"), { fromKey: true, prefix: true }), /fromKey/);
+    refuses(() => rangeEndOf(Buffer.from("a"), { fromKey: true, rangeEnd: "b" }), /fromKey/);
+    refuses(() => rangeEndOf(Buffer.from("a"), { fromKey: "yes" as unknown as boolean }), /fromKey must be a boolean/);
+  });
   it("refuses option values of the wrong type instead of reading them as false", () => {
     refuses(() => rangeRequest("k", { keysOnly: "yes" as unknown as boolean }, false), /keysOnly must be a boolean/);
     refuses(() => rangeRequest("k", { prefix: 1 as unknown as boolean }, false), /prefix must be a boolean/);
@@ -334,7 +349,7 @@ describe("INVALID_ARGUMENT before anything is sent", () => {
     await rejects(() => client.compact(5, { physical: "yes" as unknown as boolean }), /physical/);
     assert.throws(() => client.getAll("p/", { pageSize: 0 }), /pageSize/);
     assert.throws(() => client.getAll("p/", { pageSize: 1.5 }), /pageSize/);
-    assert.throws(() => client.getAll(""), /key must not be empty/);
+    assert.throws(() => client.getAll("", { prefix: false }), /key must not be empty/);
     assert.throws(() => client.getAll("p/", { prefix: true, rangeEnd: "q" }), /either prefix or rangeEnd/);
     assert.equal(connections, 0, "a refused call opened a connection");
   });
