@@ -91,6 +91,7 @@ export type {
 } from "./v3/auth.js";
 export type { V3Cluster, ClusterMember, MemberAddOptions, MemberAddResult, MemberListResult } from "./v3/cluster.js";
 export type { V3Maintenance, Alarm, AlarmKind, AlarmResult, HashKVResult, MaintenanceResult, MemberStatus } from "./v3/maintenance.js";
+export type { SnapshotStream, SnapshotOptions, SnapshotFileOptions, SnapshotFileResult, SnapshotProgress } from "./v3/snapshot.js";
 export type {
   V3Lease,
   LeaseGrantOptions,

@@ -24,6 +24,7 @@ export const METHODS = Object.freeze({
   defragment: "/etcdserverpb.Maintenance/Defragment",
   hashKV: "/etcdserverpb.Maintenance/HashKV",
   moveLeader: "/etcdserverpb.Maintenance/MoveLeader",
+  snapshot: "/etcdserverpb.Maintenance/Snapshot",
   authEnable: "/etcdserverpb.Auth/AuthEnable",
   authDisable: "/etcdserverpb.Auth/AuthDisable",
   authenticate: "/etcdserverpb.Auth/Authenticate",
