@@ -1,5 +1,5 @@
 /** etcd-ts public API: curated exports only, so internal modules can change freely. */
-export const VERSION = "0.1.0";
+export { VERSION } from "./version.js";
 
 export { EtcdV2Client } from "./v2/client.js";
 export type { V2Members } from "./v2/members.js";

@@ -3,7 +3,7 @@
  * The `etcd-ts` executable: runs one command against the real process and exits with its code.
  * Everything else lives in run.ts, so tests can run commands in-process.
  */
-import { processIo } from "./io.js";
+import { processIo } from "./shared/io.js";
 import { run } from "./run.js";
 
 // `etcd-ts ls | head -1` closes our stdout early; stop quietly, as a Go program killed by SIGPIPE does.

@@ -9,7 +9,7 @@ import type { Writable } from "node:stream";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { run } from "../../src/cli/run.js";
-import type { CliIo } from "../../src/cli/io.js";
+import type { CliIo } from "../../src/cli/shared/io.js";
 
 /** What one command printed and how it ended. */
 export interface Outcome {
@@ -79,7 +79,7 @@ export async function runOurs(args: readonly string[], options: RunOptions = {})
   const io: CliIo = {
     stdout: (text) => (stdout += text),
     stderr: (text) => (stderr += text),
-    env: { ...options.env },
+    env: { ETCDCTL_API: "2", ...options.env },
     readStdin: () => Promise.resolve(stdin),
     readSecret: () => Promise.resolve(stdin.split("\n")[0] ?? ""),
     trapInterrupt: () => options.interrupt ?? new AbortController().signal,
@@ -91,7 +91,7 @@ export async function runOurs(args: readonly string[], options: RunOptions = {})
 /** Runs etcd-ts as a real process, the way users do (`node --import tsx src/cli/main.ts`). */
 export function runOursProcess(args: readonly string[], options: RunOptions = {}): Promise<Outcome> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "src/cli/main.ts"), ...args], { cwd: REPO, env: { ...baseEnv(options.env), ETCDCTL_API: "" } });
+    const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "src/cli/main.ts"), ...args], { cwd: REPO, env: { ...baseEnv(options.env) } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -144,7 +144,7 @@ export async function runOursUntil(args: readonly string[], done: (stdout: strin
       if (done(stdout)) interrupt.abort();
     },
     stderr: (text) => (stderr += text),
-    env: {},
+    env: { ETCDCTL_API: "2" },
     readStdin: () => Promise.resolve(""),
     readSecret: () => Promise.resolve(""),
     trapInterrupt: () => interrupt.signal,

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { startCluster, type Cluster } from "../harness/index.js";
 import { EtcdV2Client } from "../../src/index.js";
 import { run } from "../../src/cli/run.js";
-import type { CliIo } from "../../src/cli/io.js";
+import type { CliIo } from "../../src/cli/shared/io.js";
 
 const WRITES = 60;
 
@@ -20,7 +20,7 @@ function startWatch(args: readonly string[]): { output: () => string; stop: () =
   const io: CliIo = {
     stdout: (text) => (stdout += text),
     stderr: (text) => (stderr += text),
-    env: {},
+    env: { ETCDCTL_API: "2" },
     readStdin: () => Promise.resolve(""),
     readSecret: () => Promise.resolve(""),
     trapInterrupt: () => interrupt.signal,

@@ -4,10 +4,10 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { normalizeArgv, parseGoBool, parseGoDuration, parseGoInt } from "../../src/cli/argv.js";
-import { UsageError, goErrorText, handleErrorText, isConnectionError } from "../../src/cli/errors.js";
-import { cleanKey } from "../../src/cli/keys.js";
-import { PROGRAM } from "../../src/cli/spec.js";
+import { normalizeArgv, parseGoBool, parseGoDuration, parseGoInt } from "../../src/cli/shared/argv.js";
+import { UsageError, goErrorText, handleErrorText, isConnectionError } from "../../src/cli/v2/errors.js";
+import { cleanKey } from "../../src/cli/v2/keys.js";
+import { PROGRAM } from "../../src/cli/v2/spec.js";
 import { EtcdError } from "../../src/index.js";
 
 function usageError(fn: () => unknown): string {

@@ -4,8 +4,8 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { resolveGlobals } from "../../src/cli/context.js";
-import { UsageError } from "../../src/cli/errors.js";
+import { resolveGlobals } from "../../src/cli/v2/context.js";
+import { UsageError } from "../../src/cli/v2/errors.js";
 
 describe("resolveGlobals", () => {
   it("defaults to etcdctl's endpoints, simple output, a 2 s request and a 5 s command timeout", () => {

@@ -15,7 +15,7 @@ import {
   formatWatchHeader,
   goJsonString,
   goResponseJson,
-} from "../../src/cli/output.js";
+} from "../../src/cli/v2/output.js";
 import type { V2Response } from "../../src/index.js";
 
 const setReply: V2Response = {

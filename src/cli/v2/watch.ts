@@ -4,7 +4,7 @@
  * watcher does not survive a member it was polling going away).
  */
 import { spawn } from "node:child_process";
-import type { V2Response, V2WatchEvent } from "../index.js";
+import type { V2Response, V2WatchEvent } from "../../index.js";
 import { EXIT, handleErrorText } from "./errors.js";
 import { CliExit, type CliContext } from "./context.js";
 import { cleanKey, keyArg, type Action } from "./keys.js";

@@ -3,7 +3,7 @@
  * one place. The argv normaliser and the commander program are both built from it, so a flag
  * cannot be known to one and not the other.
  */
-import type { CommandSpec, FlagDef } from "./argv.js";
+import type { CommandSpec, FlagDef } from "../shared/argv.js";
 
 /** A command with what its help shows. */
 export interface CommandDef extends CommandSpec {

@@ -4,9 +4,12 @@
  * synced before the first request unless `--no-sync` (etcdctl's `mustNewClient`).
  */
 import { readFileSync } from "node:fs";
-import { EtcdError, EtcdV2Client, type CallOptions, type EtcdV2ClientOptions, type TlsOptions } from "../index.js";
+import { EtcdError, EtcdV2Client, type CallOptions, type EtcdV2ClientOptions, type TlsOptions } from "../../index.js";
+import { CliExit } from "../shared/exit.js";
 import { EXIT, UsageError, handleErrorText, isConnectionError } from "./errors.js";
-import type { CliIo } from "./io.js";
+
+export { CliExit };
+import type { CliIo } from "../shared/io.js";
 import { isOutputFormat, type OutputFormat } from "./output.js";
 
 /** The global flags as commander hands them over (already in canonical form). */
@@ -65,19 +68,6 @@ export function resolveGlobals(raw: RawGlobals, env: CliIo["env"]): Globals {
     timeoutMs: raw.timeout === undefined ? 2000 : Number(raw.timeout),
     totalTimeoutMs: raw.totalTimeout === undefined ? 5000 : Number(raw.totalTimeout),
   };
-}
-
-/** Ends a command with an exit code once its output is written. */
-export class CliExit extends Error {
-  /** The process exit code. */
-  readonly code: number;
-
-  /** Builds the signal to stop with `code`. */
-  constructor(code: number) {
-    super(`exit ${code}`);
-    this.name = "CliExit";
-    this.code = code;
-  }
 }
 
 /** What a command works with: output, settings, and the client (made on first use). */

@@ -3,7 +3,7 @@
  * commander parses: `-ttl 5`, `-ttl=5`, `--rw`, `--sort=false` and `--ttl 0x10` all work as they
  * do with etcdctl, and every mistake gets etcdctl's own one-line message. Pure: argv in, argv out.
  */
-import { UsageError } from "./errors.js";
+import { UsageError } from "./exit.js";
 
 /** How a flag's value is read. */
 export type FlagKind = "bool" | "string" | "int" | "duration" | "list";

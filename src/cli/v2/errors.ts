@@ -4,7 +4,8 @@
  * exactly where the failure is one etcdctl can have (server errors, refused connections,
  * deadlines); failures only we detect keep our own, more precise, text.
  */
-import { EtcdError } from "../index.js";
+import { EtcdError } from "../../index.js";
+export { UsageError } from "../shared/exit.js";
 
 /** Exit codes of etcdctl v2. */
 export const EXIT = Object.freeze({
@@ -20,19 +21,6 @@ export const EXIT = Object.freeze({
   /** `cluster-health` found an unhealthy member. */
   clusterNotHealthy: 5,
 });
-
-/** A mistake in the command line: printed as one line on stderr, exit code 1 unless told. */
-export class UsageError extends Error {
-  /** The exit code to end with. */
-  readonly exitCode: number;
-
-  /** Builds the error with the exact line to print. */
-  constructor(message: string, exitCode: number = EXIT.error) {
-    super(message);
-    this.name = "UsageError";
-    this.exitCode = exitCode;
-  }
-}
 
 const CLUSTER_UNAVAILABLE = "client: etcd cluster is unavailable or misconfigured";
 

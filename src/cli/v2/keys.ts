@@ -3,7 +3,7 @@
  * sends what etcdctl's Go client sends and prints what etcdctl prints; failures end with
  * etcdctl's "Error:  ..." line and exit code 4.
  */
-import type { EtcdV2Client, V2Response } from "../index.js";
+import type { EtcdV2Client, V2Response } from "../../index.js";
 import { EXIT, handleErrorText } from "./errors.js";
 import type { CliContext, CommandOptions } from "./context.js";
 import { formatLs, formatResponse, goKey } from "./output.js";

@@ -6,7 +6,7 @@
  * Go's quirks that scripts may depend on: `"nodes":null`, `"value":""` on directories, `"prevNode":null`,
  * no indexes from the headers, and `<`, `>`, `&` escaped as `\u003c`, `\u003e`, `\u0026`.
  */
-import type { Member, Role, User, V2Node, V2Response } from "../index.js";
+import type { Member, Role, User, V2Node, V2Response } from "../../index.js";
 
 /** The output formats of `-o`. */
 export type OutputFormat = "simple" | "extended" | "json";

@@ -1,0 +1,74 @@
+/**
+ * A command's help as etcdctl prints it (etcd's `cobrautl.UsageFunc` template through Go's
+ * tabwriter): NAME, USAGE, VERSION and API VERSION for the root, the runnable commands below a
+ * group, DESCRIPTION, OPTIONS and GLOBAL OPTIONS, flags sorted by name.
+ */
+import { goQuote } from "../shared/gofmt.js";
+import { tabAlign } from "../shared/tabwriter.js";
+import { helpFlag } from "./parse.js";
+import type { CommandSpec, FlagSpec } from "./spec.js";
+
+/** The version lines of the root's help. */
+export interface Versions {
+  readonly version: string;
+  readonly apiVersion: string;
+}
+
+/** The help of the last command of `path` (path[0] is the root). */
+export function usageText(path: readonly CommandSpec[], globals: readonly FlagSpec[], versions: Versions): string {
+  const cmd = path[path.length - 1];
+  const root = path[0];
+  if (cmd === undefined || root === undefined) return "";
+  const isRoot = path.length === 1;
+  const name = path.slice(1).map((c) => c.name).join(" ");
+  let text = `NAME:\n\t${isRoot ? cmd.name : name} - ${cmd.short}\n`;
+  text += `\nUSAGE:\n\t${useLine(path)}\n`;
+  if (isRoot) text += `\nVERSION:\n\t${versions.version}\n`;
+  const subs = cmd.subcommands ?? [];
+  if (subs.length > 0) {
+    text += `\nAPI VERSION:\n\t${versions.apiVersion}\n`;
+    text += `\n\nCOMMANDS:\n`;
+    for (const [sub, words] of runnable(cmd, [])) text += `\t${words.join(" ")}\t${sub.short}\n`;
+  }
+  if (cmd.long !== undefined && cmd.long !== "") {
+    text += `\nDESCRIPTION:\n`;
+    for (const line of cmd.long.replace(/^[\n\t ]+|[\n\t ]+$/g, "").split("\n")) text += `\t${line}\n`;
+  }
+  const local = isRoot ? [...globals, helpFlag(cmd.name)] : [...(cmd.flags ?? []), helpFlag(cmd.name)];
+  text += `\nOPTIONS:\n${flagLines(local)}`;
+  if (!isRoot) text += `\nGLOBAL OPTIONS:\n${flagLines(globals)}`;
+  return tabAlign(`${text}\n`);
+}
+
+/** cobra's `UseLine`: the parent's path, the command's Use, and " [flags]" unless it says so. */
+function useLine(path: readonly CommandSpec[]): string {
+  const cmd = path[path.length - 1];
+  const words = path.slice(0, -1).map((c) => c.name);
+  const use = cmd === undefined ? "" : `${cmd.name}${cmd.use === "" ? "" : ` ${cmd.use}`}`;
+  const line = [...words, use].join(" ");
+  return line.includes("[flags]") ? line : `${line} [flags]`;
+}
+
+/** Every runnable command below `cmd`, depth first in name order, with its words relative to `cmd`. */
+function runnable(cmd: CommandSpec, prefix: readonly string[]): [CommandSpec, string[]][] {
+  const out: [CommandSpec, string[]][] = [];
+  const sorted = [...(cmd.subcommands ?? [])].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const sub of sorted) {
+    const words = [...prefix, sub.name];
+    if (sub.action !== undefined) out.push([sub, words]);
+    out.push(...runnable(sub, words));
+  }
+  return out;
+}
+
+/** etcd's `etcdFlagUsages`: one line per flag, sorted by name, defaults shown (strings quoted). */
+export function flagLines(flags: readonly FlagSpec[]): string {
+  const sorted = [...flags].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return sorted
+    .map((f) => {
+      const names = f.short === undefined ? `      --${f.name}` : `  -${f.short}, --${f.name}`;
+      const value = f.kind === "string" ? goQuote(f.defaultValue) : f.defaultValue;
+      return f.kind === "bool" ? `${names}[=${value}]\t${f.usage}\n` : `${names}=${value}\t${f.usage}\n`;
+    })
+    .join("");
+}
