@@ -33,4 +33,5 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "del", load: async () => (await import("./kv.js")).DEL },
   { name: "compaction", load: async () => (await import("./kv.js")).COMPACTION },
   { name: "version", load: async () => (await import("./version.js")).VERSION_COMMAND },
+  { name: "lease", load: async () => (await import("./lease.js")).LEASE },
 ];
