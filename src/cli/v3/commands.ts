@@ -34,4 +34,10 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "compaction", load: async () => (await import("./kv.js")).COMPACTION },
   { name: "version", load: async () => (await import("./version.js")).VERSION_COMMAND },
   { name: "lease", load: async () => (await import("./lease.js")).LEASE },
+  { name: "member", load: async () => (await import("./member.js")).MEMBER },
+  { name: "endpoint", load: async () => (await import("./endpoint.js")).ENDPOINT },
+  { name: "alarm", load: async () => (await import("./maintenance.js")).ALARM },
+  { name: "defrag", load: async () => (await import("./maintenance.js")).DEFRAG },
+  { name: "move-leader", load: async () => (await import("./maintenance.js")).MOVE_LEADER },
+  { name: "snapshot", load: async () => (await import("./maintenance.js")).SNAPSHOT },
 ];
