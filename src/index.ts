@@ -76,6 +76,7 @@ export type {
 } from "./v3/types.js";
 export type { V3WatchEvent, V3WatchOptions } from "./v3/watch.js";
 export type { V3Auth, V3Users, V3Roles } from "./v3/auth.js";
+export type { AuthStatusResult } from "./v3/auth.js";
 export type {
   AddUserOptions as V3AddUserOptions,
   AuthResult,

@@ -27,6 +27,7 @@ export const METHODS = Object.freeze({
   snapshot: "/etcdserverpb.Maintenance/Snapshot",
   authEnable: "/etcdserverpb.Auth/AuthEnable",
   authDisable: "/etcdserverpb.Auth/AuthDisable",
+  authStatus: "/etcdserverpb.Auth/AuthStatus",
   authenticate: "/etcdserverpb.Auth/Authenticate",
   userAdd: "/etcdserverpb.Auth/UserAdd",
   userGet: "/etcdserverpb.Auth/UserGet",

@@ -40,4 +40,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "defrag", load: async () => (await import("./maintenance.js")).DEFRAG },
   { name: "move-leader", load: async () => (await import("./maintenance.js")).MOVE_LEADER },
   { name: "snapshot", load: async () => (await import("./maintenance.js")).SNAPSHOT },
+  { name: "auth", load: async () => (await import("./auth.js")).AUTH },
+  { name: "role", load: async () => (await import("./auth.js")).ROLE },
+  { name: "user", load: async () => (await import("./user.js")).USER },
 ];
