@@ -22,11 +22,13 @@ async function grant(ctx: V3Context, args: readonly string[]): Promise<void> {
   const ttl = goParse(args[0] ?? "", 10, true);
   if (ttl.error !== undefined) return ctx.fail(`bad TTL (${ttl.error})`, EXIT.badArgs);
   const client = await ctx.client();
+  let result;
   try {
-    await ctx.print(grantRendering(await client.lease.grant(Number(ttl.value), await ctx.call())));
+    result = await client.lease.grant(Number(ttl.value), await ctx.call());
   } catch (error) {
-    ctx.failWith(new Error(`failed to grant lease (${errorText(error)})`));
+    return ctx.failWith(new Error(`failed to grant lease (${errorText(error)})`));
   }
+  await ctx.print(grantRendering(result));
 }
 
 async function revoke(ctx: V3Context, args: readonly string[]): Promise<void> {
@@ -72,12 +74,14 @@ async function keepAlive(ctx: V3Context, args: readonly string[], flags: Flags):
   const id = leaseArg(ctx, args[0] ?? "");
   const client = await ctx.client();
   if (flags.bool("once")) {
+    let result;
     try {
-      await ctx.print(keepAliveRendering(await client.lease.keepAliveOnce(id, await ctx.call())));
+      result = await client.lease.keepAliveOnce(id, await ctx.call());
     } catch (error) {
       // clientv3's KeepAliveOnce turns a TTL of 0 (lease gone) into its ErrLeaseNotFound.
-      ctx.failWith(error instanceof EtcdError && error.code === "LEASE_NOT_FOUND" ? new Error("etcdserver: requested lease not found") : error, EXIT.badConnection);
+      return ctx.failWith(error instanceof EtcdError && error.code === "LEASE_NOT_FOUND" ? new Error("etcdserver: requested lease not found") : error, EXIT.badConnection);
     }
+    await ctx.print(keepAliveRendering(result));
     return;
   }
   const interrupt = ctx.io.trapInterrupt();
