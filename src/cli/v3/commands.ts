@@ -43,4 +43,5 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "auth", load: async () => (await import("./auth.js")).AUTH },
   { name: "role", load: async () => (await import("./auth.js")).ROLE },
   { name: "user", load: async () => (await import("./user.js")).USER },
+  { name: "make-mirror", load: async () => (await import("./mirror.js")).MAKE_MIRROR },
 ];
