@@ -62,10 +62,10 @@ export interface Mask {
 }
 
 const MASKS: readonly [RegExp, string][] = [
-  // Header and status numbers that follow the cluster's history.
+  // Header and status numbers that follow the cluster's history (3.5's --hex JSON has IDs as hex strings).
+  [/"(cluster_id|member_id|ID)":"[0-9a-f]+"/g, '"$1":"X"'],
   [/"(cluster_id|member_id|revision|raft_term|raftIndex|raftTerm|raftAppliedIndex|dbSize|dbSizeInUse|leader|ID|id|memberID|hash|authRevision|ttl|TTL)":"?-?\d+"?/g, '"$1":N'],
   [/"(ClusterID|MemberID|Revision|RaftTerm|RaftIndex|RaftAppliedIndex|DBSize|Leader|ID|Hash|TTL)" : \d+/g, '"$1" : N'],
-  [/"(cluster_id|member_id|ID)":"[0-9a-f]+"/g, '"$1":"X"'],
   [/"Took" : \S+/g, '"Took" : T'],
   [/"took":"[^"]*"/g, '"took":"T"'],
   [/took = \S+/g, "took = T"],

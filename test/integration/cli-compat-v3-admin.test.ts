@@ -80,6 +80,7 @@ const GROUPS: Readonly<Record<string, readonly Case[]>> = {
   alarm: [...each("alarm list", {}, ["simple", "json", "table"]), { args: "alarm disarm" }, { args: "alarm disarm -w json" }, { args: "alarm list x" }, { args: "alarm disarm x" }],
   defrag: [{ args: "defrag" }, { args: "defrag --cluster" }],
   "move-leader": [{ args: "move-leader" }, { args: "move-leader zz" }, { args: "move-leader 1234" }],
+  check: [{ args: "check perf --load x" }, { args: "check perf --prefix /{K}/", setup: ["put /{K}/x 1"], cleanup: ["del /{K}/x"] }],
   auth: [
     { args: "user add {U} --interactive=false", stdin: "pw\n" },
     { args: "user add {U} --new-user-password=x" },
@@ -217,6 +218,22 @@ describe(`etcd-ts prints what ETCDCTL_API=3 etcdctl ${version()} prints: admin c
     const [noArg, noArgOurs] = [await etcdctl([...one, "snapshot", "save"]), await ours([...one, "snapshot", "save"])];
     assert.deepEqual(masked(noArgOurs), masked(noArg));
     counted["snapshot"] = (counted["snapshot"] ?? 0) + 3;
+  });
+
+  it("check perf: a short load (ETCDTS_CHECK_PERF_SECONDS=3) passes with etcdctl's verdict lines, and leaves no key", async () => {
+    const { run } = await import("../../src/cli/run.js");
+    let stdout = "";
+    const code = await run([...eps, "check", "perf", "--prefix=/perf-check/", "--auto-compact"], {
+      stdout: (t) => (stdout += t),
+      stderr: (t) => (stdout += t),
+      env: { ETCDCTL_API: "3", ETCDTS_CHECK_PERF_SECONDS: "3" },
+      readStdin: () => Promise.resolve(""),
+      readSecret: () => Promise.resolve(""),
+      trapInterrupt: () => new AbortController().signal,
+    });
+    assert.match(stdout, /^Compacting with revision \d+\nCompacted with revision \d+\nPASS: Throughput is 1[45]\d writes\/s\nPASS: Slowest request took \d\.\d{6}s\nPASS: Stddev is \d\.\d{6}s\nPASS\n$/);
+    assert.equal(code, 0);
+    assert.equal((await ours([...eps, "get", "--prefix", "/perf-check/", "--count-only", "-w", "fields"])).stdout.includes('"Count" : 0'), true);
   });
 
   it("auth enable (making the root role), status, and disable with root's credentials", async () => {

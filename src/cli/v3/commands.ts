@@ -44,4 +44,5 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "role", load: async () => (await import("./auth.js")).ROLE },
   { name: "user", load: async () => (await import("./user.js")).USER },
   { name: "make-mirror", load: async () => (await import("./mirror.js")).MAKE_MIRROR },
+  { name: "check", load: async () => (await import("./check.js")).CHECK },
 ];
