@@ -70,7 +70,12 @@ export type EtcdErrorCode =
   | "WATCH_CANCELED"
   // A snapshot whose bytes do not match the sha256 digest etcd sent after them, or that lacks one.
   | "SNAPSHOT_CORRUPT"
-  | "GRPC_ERROR";
+  | "GRPC_ERROR"
+  // Concurrency recipes (v3/concurrency): a session closed by its owner, a lock found lost, a
+  // lock or leadership given up by its holder (the reason its signal aborts with).
+  | "SESSION_CLOSED"
+  | "LOCK_LOST"
+  | "RELEASED";
 
 /**
  * Whether a failed request could have reached the server and taken effect.
