@@ -45,4 +45,6 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "user", load: async () => (await import("./user.js")).USER },
   { name: "make-mirror", load: async () => (await import("./mirror.js")).MAKE_MIRROR },
   { name: "check", load: async () => (await import("./check.js")).CHECK },
+  { name: "lock", load: async () => (await import("./lock.js")).LOCK },
+  { name: "elect", load: async () => (await import("./lock.js")).ELECT },
 ];
