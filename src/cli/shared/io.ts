@@ -24,6 +24,28 @@ export interface CliIo {
   readonly trapInterrupt: () => AbortSignal;
   /** True when standard output is a terminal (progress bars are drawn only then). */
   readonly isTerminal?: boolean | undefined;
+  /**
+   * The next line of stdin with its "\n" (the last one may lack it), undefined at the end; read
+   * as lines arrive, so prompts and replies interleave on a terminal. Without it, stdin is read
+   * whole first (see `stdinLines`).
+   */
+  readonly readLine?: () => Promise<string | undefined>;
+}
+
+/** A reader of stdin line by line (Go's `bufio.Reader.ReadString('\n')`), over whichever `io` offers. */
+export function stdinLines(io: CliIo): () => Promise<string | undefined> {
+  if (io.readLine !== undefined) return io.readLine;
+  let lines: string[] | undefined;
+  return async () => {
+    lines ??= splitLines(await io.readStdin());
+    return lines.shift();
+  };
+}
+
+/** Text cut after each "\n", the newline kept; a last line without one is kept as it is. */
+export function splitLines(text: string): string[] {
+  const lines = text.split(/(?<=\n)/);
+  return lines.filter((line) => line !== "");
 }
 
 /** The real process: its streams, environment and SIGINT. */
@@ -48,6 +70,33 @@ export function processIo(): CliIo {
     readSecret: (prompt) => (process.stdin.isTTY ? readHidden(prompt) : readLine()),
     trapInterrupt,
     isTerminal: process.stdout.isTTY,
+    readLine: lineReader(),
+  };
+}
+
+/** Lines of process.stdin as they arrive (stdin is only touched on the first call). */
+function lineReader(): () => Promise<string | undefined> {
+  let buffered = "";
+  let ended = false;
+  let iterator: AsyncIterator<Buffer | string> | undefined;
+  return async () => {
+    iterator ??= process.stdin[Symbol.asyncIterator]();
+    for (;;) {
+      const newline = buffered.indexOf("\n");
+      if (newline >= 0) {
+        const line = buffered.slice(0, newline + 1);
+        buffered = buffered.slice(newline + 1);
+        return line;
+      }
+      if (ended) {
+        const last = buffered;
+        buffered = "";
+        return last === "" ? undefined : last;
+      }
+      const next = await iterator.next();
+      if (next.done === true) ended = true;
+      else buffered += typeof next.value === "string" ? next.value : next.value.toString("utf8");
+    }
   };
 }
 

@@ -13,7 +13,7 @@ import { CliExit, UsageError } from "../shared/exit.js";
 import { goJson } from "../shared/gojson.js";
 import type { CliIo } from "../shared/io.js";
 import { EXIT, errorText } from "./errors.js";
-import { debugDump, withEnvironment } from "./globals.js";
+import { debugDump, shadowedVariable, withEnvironment } from "./globals.js";
 import { isOutputFormat, type OutputFormat, type Rendering } from "./printers.js";
 import { discoverEndpoints } from "./srv.js";
 import { Flags, type FlagSpec } from "./spec.js";
@@ -36,6 +36,8 @@ export class V3Context {
   readonly io: CliIo;
   /** The command's flags and the global ones, as given on the command line. */
   readonly flags: Flags;
+  /** The whole command line, as typed (watch finds its `-- command` in it, as etcdctl does in os.Args). */
+  readonly argv: readonly string[];
   readonly #values: ReadonlyMap<string, string | readonly string[]>;
   readonly #specs: ReadonlyMap<string, FlagSpec>;
   #settings: Promise<Settings> | undefined;
@@ -43,8 +45,9 @@ export class V3Context {
   #format: OutputFormat | undefined;
 
   /** Binds a run's IO and parsed flags (`specs` has every flag the command knows). */
-  constructor(io: CliIo, values: ReadonlyMap<string, string | readonly string[]>, specs: ReadonlyMap<string, FlagSpec>) {
+  constructor(io: CliIo, values: ReadonlyMap<string, string | readonly string[]>, specs: ReadonlyMap<string, FlagSpec>, argv: readonly string[] = []) {
     this.io = io;
+    this.argv = argv;
     this.#values = values;
     this.#specs = specs;
     this.flags = new Flags(values, specs);
@@ -121,6 +124,10 @@ export class V3Context {
   }
 
   async #readSettings(): Promise<Settings> {
+    const shadowed = shadowedVariable(this.#values, this.io.env);
+    if (shadowed !== undefined) {
+      this.fail(`conflicting environment variable "${shadowed}" is shadowed by corresponding command-line flag (either unset environment variable or disable flag)`);
+    }
     const merged = withEnvironment(this.#values, this.io.env);
     const flags = new Flags(merged, this.#specs);
     if (flags.bool("debug")) this.err(debugDump(merged));

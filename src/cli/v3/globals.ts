@@ -46,6 +46,14 @@ export function flagToEnv(name: string): string {
 }
 
 /**
+ * The first global flag given on the command line whose `ETCDCTL_*` variable is set too, which
+ * etcdctl refuses (a fatal log line, exit 1) rather than guess which one was meant.
+ */
+export function shadowedVariable(values: ReadonlyMap<string, string | readonly string[]>, env: Readonly<Record<string, string | undefined>>): string | undefined {
+  return GLOBAL_FLAGS.map((flag) => flagToEnv(flag.name)).find((name, i) => values.has(GLOBAL_FLAGS[i]?.name ?? "") && env[name] !== undefined);
+}
+
+/**
  * The global flag values with the environment filled in: a flag given on the command line wins;
  * otherwise a non-empty `ETCDCTL_*` variable is used if it parses. Variables the command itself
  * sets aside (watch's ETCDCTL_WATCH_*) are not global flags and are not read here.

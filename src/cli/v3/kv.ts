@@ -53,7 +53,7 @@ async function getAction(ctx: V3Context, args: readonly string[], flags: Flags):
 }
 
 /** A get's key and options, checked as etcdctl's `getGetOp` checks them. */
-function getRequest(ctx: V3Context, args: readonly string[], flags: Flags): { key: string; options: GetOptions } {
+export function getRequest(ctx: V3Context, args: readonly string[], flags: Flags): { key: string; options: GetOptions } {
   if (args.length === 0) ctx.fail("get command needs one argument as key and an optional argument as range_end", EXIT.badArgs);
   const prefix = flags.bool("prefix");
   const fromKey = flags.bool("from-key");
@@ -154,13 +154,26 @@ will store the content of the file to <key>.
 const PUT_ARGS = "put command needs 1 argument and input from stdin or 2 arguments";
 
 async function putAction(ctx: V3Context, args: readonly string[], flags: Flags): Promise<void> {
+  const { key, value, options } = await putRequest(ctx, args, flags, true);
+  const client = await ctx.client();
+  let result: PutResult;
+  try {
+    result = await client.put(key, value, { ...options, ...(await ctx.call()) });
+  } catch (error) {
+    return ctx.failWith(error);
+  }
+  await ctx.print(putRendering(result, (await ctx.settings()).hex));
+}
+
+/** A put's key, value and options, checked as etcdctl's `getPutOp` checks them; the value may come from stdin. */
+export async function putRequest(ctx: V3Context, args: readonly string[], flags: Flags, stdin: boolean): Promise<{ key: string; value: string; options: PutOptions }> {
   const key = args[0];
   if (key === undefined) return ctx.fail(PUT_ARGS, EXIT.badArgs);
   const ignoreValue = flags.bool("ignore-value");
   if (ignoreValue && args.length > 1) ctx.fail("put command needs only 1 argument when 'ignore-value' is set", EXIT.badArgs);
   let value = "";
   if (!ignoreValue) {
-    value = args[1] ?? (await ctx.io.readStdin());
+    value = args[1] ?? (stdin ? await ctx.io.readStdin() : "");
     if (value === "") ctx.fail(PUT_ARGS, EXIT.badArgs);
   }
   const lease = parseLeaseId(ctx, flags.string("lease"));
@@ -170,14 +183,7 @@ async function putAction(ctx: V3Context, args: readonly string[], flags: Flags):
     ignoreValue,
     ignoreLease: flags.bool("ignore-lease"),
   };
-  const client = await ctx.client();
-  let result: PutResult;
-  try {
-    result = await client.put(key, value, { ...options, ...(await ctx.call()) });
-  } catch (error) {
-    return ctx.failWith(error);
-  }
-  await ctx.print(putRendering(result, (await ctx.settings()).hex));
+  return { key, value, options };
 }
 
 /** `strconv.ParseInt(lease, 16, 64)`, with etcdctl's message when it fails. */
@@ -219,21 +225,26 @@ export const DEL: CommandSpec = {
 };
 
 async function delAction(ctx: V3Context, args: readonly string[], flags: Flags): Promise<void> {
+  const { key, options } = delRequest(ctx, args, flags);
+  const client = await ctx.client();
+  let result: DeleteResult;
+  try {
+    result = await client.delete(key, { ...options, ...(await ctx.call()) });
+  } catch (error) {
+    return ctx.failWith(error);
+  }
+  await ctx.print(delRendering(result, (await ctx.settings()).hex));
+}
+
+/** A delete's key and options, checked as etcdctl's `getDelOp` checks them. */
+export function delRequest(ctx: V3Context, args: readonly string[], flags: Flags): { key: string; options: DeleteOptions } {
   if (args.length === 0 || args.length > 2) ctx.fail("del command needs one argument as key and an optional argument as range_end", EXIT.badArgs);
   const prefix = flags.bool("prefix");
   const fromKey = flags.bool("from-key");
   if (prefix && fromKey) ctx.fail("`--prefix` and `--from-key` cannot be set at the same time, choose one", EXIT.badArgs);
   const range = rangeOf(ctx, args[0] ?? "", args, prefix, fromKey);
   if (args.length > 1 && !flags.bool("range")) ctx.err("In etcd v3.6, the operation will be suspended for a few seconds to provide the user time to verify range.\n");
-  const options: DeleteOptions = { ...range.options, prevKv: flags.bool("prev-kv") };
-  const client = await ctx.client();
-  let result: DeleteResult;
-  try {
-    result = await client.delete(range.key ?? args[0] ?? "", { ...options, ...(await ctx.call()) });
-  } catch (error) {
-    return ctx.failWith(error);
-  }
-  await ctx.print(delRendering(result, (await ctx.settings()).hex));
+  return { key: range.key ?? args[0] ?? "", options: { ...range.options, prevKv: flags.bool("prev-kv") } };
 }
 
 /** A delete's reply in every format etcdctl has for it. */

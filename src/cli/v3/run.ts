@@ -44,7 +44,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     }
     const command = path[path.length - 1];
     if (command?.action === undefined) return EXIT.success;
-    ctx = new V3Context(io, parsed.values, specsOf(command));
+    ctx = new V3Context(io, parsed.values, specsOf(command), argv);
     await command.action(ctx, parsed.args, ctx.flags);
     return EXIT.success;
   } catch (error) {
