@@ -68,6 +68,8 @@ export type EtcdErrorCode =
   | "PEER_URL_EXISTS"
   | "UNHEALTHY_CLUSTER"
   | "WATCH_CANCELED"
+  // A snapshot whose bytes do not match the sha256 digest etcd sent after them, or that lacks one.
+  | "SNAPSHOT_CORRUPT"
   | "GRPC_ERROR"
   // An HTTP/1.1 reply body past the client's maxResponseBytes (the connection is closed).
   | "RESPONSE_TOO_LARGE"

@@ -77,6 +77,7 @@ export type {
 export type { V3WatchEvent, V3WatchOptions } from "./v3/watch.js";
 export type { V3Watch, V3WatchEnd } from "./v3/watch.js";
 export type { V3Auth, V3Users, V3Roles } from "./v3/auth.js";
+export type { AuthStatusResult } from "./v3/auth.js";
 export type {
   AddUserOptions as V3AddUserOptions,
   AuthResult,
@@ -92,6 +93,7 @@ export type {
 } from "./v3/auth.js";
 export type { V3Cluster, ClusterMember, MemberAddOptions, MemberAddResult, MemberListResult } from "./v3/cluster.js";
 export type { V3Maintenance, Alarm, AlarmKind, AlarmResult, HashKVResult, MaintenanceResult, MemberStatus } from "./v3/maintenance.js";
+export type { SnapshotStream, SnapshotOptions, SnapshotFileOptions, SnapshotFileResult, SnapshotProgress } from "./v3/snapshot.js";
 export type {
   V3Lease,
   LeaseGrantOptions,

@@ -16,6 +16,8 @@ import {
   AuthDisableResponse,
   AuthEnableRequest,
   AuthEnableResponse,
+  AuthStatusRequest,
+  AuthStatusResponse,
   AuthenticateRequest,
   AuthenticateResponse,
   AuthHeaderResponse,
@@ -45,6 +47,16 @@ import type { Bytes, RangeOptions, ResponseHeader } from "./types.js";
 
 /** What a key permission allows. */
 export type PermissionType = "read" | "write" | "readwrite";
+
+/** What `auth.status()` returns. */
+export interface AuthStatusResult {
+  /** Who answered and at what revision. */
+  readonly header: ResponseHeader;
+  /** True when authentication is on. */
+  readonly enabled: boolean;
+  /** The auth store's revision, raised by every auth change. */
+  readonly authRevision: bigint;
+}
 
 /** The reply of an auth change: who applied it and when. */
 export interface AuthResult {
@@ -134,6 +146,7 @@ const HEADER_ONLY = AuthHeaderResponse;
 const ENABLE = spec("auth.enable", METHODS.authEnable, "idempotent", AuthEnableRequest, AuthEnableResponse);
 /** Authenticate, sent without a token; a token request changes nothing a second copy could undo, so it is re-sent like a read. */
 export const AUTHENTICATE = spec("auth.authenticate", METHODS.authenticate, "read", AuthenticateRequest, AuthenticateResponse);
+const STATUS = spec("auth.status", METHODS.authStatus, "read", AuthStatusRequest, AuthStatusResponse);
 const DISABLE = spec("auth.disable", METHODS.authDisable, "idempotent", AuthDisableRequest, AuthDisableResponse);
 const USER_ADD = spec("auth.users.add", METHODS.userAdd, "once", AuthUserAddRequest, HEADER_ONLY);
 const USER_GET = spec("auth.users.get", METHODS.userGet, "read", AuthUserGetRequest, AuthUserGetResponse);
@@ -213,6 +226,12 @@ export class V3Auth {
   /** Turns authentication off (root only). A no-op when already off. */
   async disable(options?: CallOptions): Promise<AuthResult> {
     return headerOnly(await this.#rpc.call(DISABLE, {}, options));
+  }
+
+  /** Whether auth is on, and the auth store's revision (etcd 3.5 and later; 3.4 answers GRPC_ERROR Unimplemented). */
+  async status(options?: CallOptions): Promise<AuthStatusResult> {
+    const reply = await this.#rpc.call(STATUS, {}, options);
+    return { header: header(reply.header), enabled: reply.enabled, authRevision: reply.authRevision };
   }
 
   /**

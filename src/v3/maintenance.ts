@@ -28,6 +28,7 @@ import { header, invalid, toInt64 } from "./convert.js";
 import { METHODS } from "./methods.js";
 import type { UnarySpec, V3Rpc } from "./rpc.js";
 import type { ResponseHeader } from "./types.js";
+import { SnapshotStream, snapshotToFile, type SnapshotFileOptions, type SnapshotFileResult, type SnapshotOptions } from "./snapshot.js";
 
 /** What `status` returns: one member's view of itself and of the cluster. */
 export interface MemberStatus {
@@ -245,6 +246,23 @@ export class V3Maintenance {
         if (!(error instanceof EtcdError) || error.code !== "NOT_LEADER" || lookup >= LEADER_LOOKUPS) throw error;
       }
     }
+  }
+
+  /**
+   * The backend database of one member (the engine's pick, or `options.endpoint`) as a stream of
+   * chunks, the trailing sha256 digest included (as etcdctl saves it); the iteration throws
+   * SNAPSHOT_CORRUPT when the digest does not match. Needs the root role when auth is on.
+   */
+  snapshot(options?: SnapshotOptions): SnapshotStream {
+    return new SnapshotStream(this.#rpc, options);
+  }
+
+  /**
+   * Saves a snapshot to `path` atomically: a temporary file beside it, verified against etcd's
+   * digest, fsynced, then renamed; an interrupted or corrupt download leaves no file at `path`.
+   */
+  snapshotToFile(path: string, options: SnapshotFileOptions = {}): Promise<SnapshotFileResult> {
+    return snapshotToFile(new SnapshotStream(this.#rpc, options), path, options);
   }
 
   async #leaderEndpoint(options: CallOptions | undefined): Promise<string> {

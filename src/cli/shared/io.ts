@@ -22,6 +22,8 @@ export interface CliIo {
    * the command ends with exit code 0, as etcdctl's do. Other commands keep Ctrl-C's default.
    */
   readonly trapInterrupt: () => AbortSignal;
+  /** True when standard output is a terminal (progress bars are drawn only then). */
+  readonly isTerminal?: boolean | undefined;
   /**
    * The next line of stdin with its "\n" (the last one may lack it), undefined at the end; read
    * as lines arrive, so prompts and replies interleave on a terminal. Without it, stdin is read
@@ -67,6 +69,7 @@ export function processIo(): CliIo {
     readStdin,
     readSecret: (prompt) => (process.stdin.isTTY ? readHidden(prompt) : readLine()),
     trapInterrupt,
+    isTerminal: process.stdout.isTTY,
     readLine: lineReader(),
   };
 }

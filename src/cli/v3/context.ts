@@ -72,6 +72,8 @@ export class V3Context {
   /** Ends the command as etcdctl does when its client returned `error`. */
   failWith(error: unknown, code: number = EXIT.error): never {
     if (error instanceof CliExit) throw error;
+    // etcdctl authenticates while making its client (mustClientFromCmd), so bad credentials exit 2 there.
+    if (error instanceof Error && "code" in error && error.code === "AUTH_FAILED") return this.fail(errorText(error), EXIT.badConnection);
     return this.fail(errorText(error), code);
   }
 
