@@ -2,8 +2,8 @@
  * The public shapes of the v2 client: replies, nodes, members, users, roles, stats, and the
  * option objects each method takes. Every reply is a plain readonly object.
  */
-import type { Dispatcher } from "undici";
 import type { AuthOptions, CallOptions, EngineOptions, TlsOptions } from "../options.js";
+import type { V2Dispatcher } from "../transport/http.js";
 
 /** One key or directory, as etcd v2 returns it. */
 export interface V2Node {
@@ -254,7 +254,8 @@ export interface EtcdV2ClientOptions extends EngineOptions {
   /** HTTP Basic credentials sent with every request. */
   readonly auth?: AuthOptions | undefined;
   /** A custom undici Dispatcher for ordinary requests (go-etcd's SetTransport). */
-  readonly transport?: Dispatcher | undefined;
+  readonly transport?: V2Dispatcher | undefined;
   /** Receives every request as an equivalent curl command line, password redacted. */
   readonly onCurl?: ((line: string) => void) | undefined;
 }
+
