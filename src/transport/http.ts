@@ -79,9 +79,15 @@ export interface V2Dispatcher {
   ): boolean;
   /** Sends one request and resolves with its whole reply (used by health probes). */
   request(options: { origin: string; method: "GET"; path: string; headers: Record<string, string>; signal: AbortSignal }): Promise<{
+    /** The HTTP status. */
     statusCode: number;
+    /** The reply's headers, names lower-cased. */
     headers: Record<string, string | string[] | undefined>;
-    body: { text(): Promise<string> };
+    /** The reply's body. */
+    body: {
+      /** Reads the whole body as UTF-8 text. */
+      text(): Promise<string>;
+    };
   }>;
 }
 
