@@ -168,7 +168,9 @@ function runNodeTests(label: string, files: readonly string[], env: NodeJS.Proce
 }
 
 function versionEnv(t: Target): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ETCD_BIN: t.etcd, ETCD_VERSION: t.version };
+  // No ETCD_* variables of our own beyond ETCD_BIN: etcd reads every ETCD_* variable as a flag (it
+  // only warns about ETCD_BIN) and refuses to start on a value it cannot parse.
+  const env: NodeJS.ProcessEnv = { ...process.env, ETCD_BIN: t.etcd };
   // The CLI comparisons find etcdctl on PATH: put this version's folder first.
   env["PATH"] = [dirname(t.etcd), process.env["PATH"] ?? ""].join(delimiter);
   if (t.etcdctl !== undefined) env["ETCDCTL_BIN"] = t.etcdctl;
