@@ -195,7 +195,6 @@ export function canRetry(error: EtcdError, repeat: Repeat): boolean {
   return error.delivery === "unsent" || repeat === "read";
 }
 
-/** True when `value` is an `EtcdError` (a type guard for `catch (e: unknown)`). */
 export function isEtcdError(value: unknown): value is EtcdError {
   return value instanceof EtcdError;
 }
