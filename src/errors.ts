@@ -68,7 +68,12 @@ export type EtcdErrorCode =
   | "PEER_URL_EXISTS"
   | "UNHEALTHY_CLUSTER"
   | "WATCH_CANCELED"
-  | "GRPC_ERROR";
+  | "GRPC_ERROR"
+  // Concurrency recipes (v3/concurrency): a session closed by its owner, a lock found lost, a
+  // lock or leadership given up by its holder (the reason its signal aborts with).
+  | "SESSION_CLOSED"
+  | "LOCK_LOST"
+  | "RELEASED";
 
 /**
  * Whether a failed request could have reached the server and taken effect.

@@ -113,4 +113,11 @@ export const DEFAULTS = Object.freeze({
   backoffCap: 1000,
   /** Connections per member for ordinary requests (watches use their own). */
   connections: 64,
+  /** TTL in seconds of a concurrency session's lease when none is given (Go's concurrency package default). */
+  sessionTtl: 60,
+  /**
+   * How long before a session lease's certain deadline its signal aborts, at most (and at most a
+   * quarter of the TTL): room for a late timer on a busy event loop.
+   */
+  sessionMargin: 1000,
 });

@@ -52,6 +52,9 @@ import { V3Cluster } from "./cluster.js";
 import { V3Lease } from "./lease.js";
 import { V3Maintenance } from "./maintenance.js";
 import { WatchManager, type V3WatchEvent, type V3WatchOptions } from "./watch.js";
+import { Election, type ElectionOptions } from "./concurrency/election.js";
+import { Mutex, type Lock, type MutexOptions } from "./concurrency/mutex.js";
+import { Session, type SessionOptions } from "./concurrency/session.js";
 import type {
   Bytes,
   CompactOptions,
@@ -65,6 +68,7 @@ import type {
   KeyValue,
   PutOptions,
   PutResult,
+  TxnOptions,
   TxnResult,
   TxnSpec,
 } from "./types.js";
@@ -228,13 +232,15 @@ export class EtcdV3Client {
 
   /**
    * Runs a transaction. One that only reads may be re-sent after a possible delivery; one that
-   * writes may not (OUTCOME_UNKNOWN instead).
+   * writes may not (OUTCOME_UNKNOWN instead), unless the caller marks it `idempotent`.
    */
-  async txn(spec: TxnSpec, options?: CallOptions): Promise<TxnResult> {
+  async txn(spec: TxnSpec, options?: TxnOptions): Promise<TxnResult> {
     const o = optionsOf(options, "txn");
     checkCall(o);
+    const idempotent = flag(o.idempotent, "idempotent");
     const request = txnRequest(spec);
-    return txnResult(await this.#rpc.call(txnReadsOnly(spec) ? TXN_READ : TXN, request, o, txnServedLocally(request)));
+    const method = txnReadsOnly(spec) ? TXN_READ : TXN;
+    return txnResult(await this.#rpc.call(method, request, o, txnServedLocally(request), idempotent ? "read" : method.repeat));
   }
 
   /** Discards the history before `revision`; later reads and watches of it answer COMPACTED. */
@@ -253,6 +259,39 @@ export class EtcdV3Client {
   watch(key: Bytes, options: V3WatchOptions = {}): AsyncIterableIterator<V3WatchEvent> {
     if (this.#closing !== undefined) throw new EtcdError("CLIENT_CLOSED", "the client is closed");
     return this.#watches.watch(key, options);
+  }
+
+  /** Opens a concurrency session: a lease kept alive, whose `signal` aborts as soon as the lease may be gone. */
+  session(options?: SessionOptions): Promise<Session> {
+    return Session.open(this, options);
+  }
+
+  /** A distributed lock named `name`, shared with Go's concurrency.Mutex and `etcdctl lock` of that name. */
+  mutex(name: string, options?: MutexOptions): Mutex {
+    return new Mutex(this, name, options);
+  }
+
+  /**
+   * Runs `fn` holding the lock `name` (on a session of its own), then unlocks. Pass `lock.signal`
+   * on to the work: it aborts if the lock may be lost. Rejects with LOCK_LOST if the lock was
+   * lost before `fn` finished, even when `fn` succeeded.
+   */
+  async withLock<T>(name: string, fn: (lock: Lock) => Promise<T>, options: { readonly ttl?: number | undefined; readonly signal?: AbortSignal | undefined } = {}): Promise<T> {
+    const lock = await new Mutex(this, name, { ttl: options.ttl }).lock({ signal: options.signal });
+    let result: T;
+    try {
+      result = await fn(lock);
+    } catch (error) {
+      await lock.unlock().catch(() => undefined);
+      throw error;
+    }
+    await lock.unlock();
+    return result;
+  }
+
+  /** A leader election named `name`, shared with Go's concurrency.Election and `etcdctl elect` of that name. */
+  election(name: string, options?: ElectionOptions): Election {
+    return new Election(this, name, options);
   }
 
   /** Replaces the member list with the cluster's own (MemberList), returning it. */

@@ -57,13 +57,22 @@ export class V3Rpc {
 
   /**
    * Sends one request to a member the engine chooses. `weakRead` marks serializable reads, whose
-   * reply revision the engine checks against what the client has already seen.
+   * reply revision the engine checks against what the client has already seen. `repeat`, when
+   * given, replaces the method's rule for this one call: a caller that built a write so that
+   * applying it twice has the effect of once whatever others do (the lock acquire txn) says
+   * "read"; it still counts as a raft proposal.
    */
-  call<Req, Res extends { header?: ResponseHeader | undefined }>(spec: UnarySpec<Req, Res>, request: Req, options: CallOptions | undefined, weakRead = false): Promise<Res> {
+  call<Req, Res extends { header?: ResponseHeader | undefined }>(
+    spec: UnarySpec<Req, Res>,
+    request: Req,
+    options: CallOptions | undefined,
+    weakRead = false,
+    repeat: Repeat = spec.repeat,
+  ): Promise<Res> {
     const bytes = encode(spec.request, request);
     const operation: Operation<Res> = {
       name: spec.name,
-      repeat: spec.repeat,
+      repeat,
       weakRead,
       proposal: spec.repeat !== "read" && spec.local !== true,
       run: (endpoint, signal) => this.attempt(endpoint, spec, bytes, signal),

@@ -211,6 +211,16 @@ export interface TxnSpec {
   readonly failure?: readonly TxnOp[] | undefined;
 }
 
+/** Options of `txn`. */
+export interface TxnOptions extends CallOptions {
+  /**
+   * Re-sent after an unknown outcome because re-applying cannot change the result: set it only
+   * for a transaction built so (compare a key's create revision with 0, put it, else read it;
+   * the second copy finds the first one's key and reads it). Still counted as a raft proposal.
+   */
+  readonly idempotent?: boolean | undefined;
+}
+
 /** The result of one transaction operation, keyed like the operation. */
 export type TxnOpResult =
   | {

@@ -1,0 +1,58 @@
+/**
+ * Following an election, as Go's `Election.Observe`: report the leader (the key created first
+ * under the prefix), then every value it proclaims, until its key is deleted; then the next
+ * leader. With no leader, wait for the first candidate's put. Every wait is a watch, which
+ * resumes on another member without losing events; a compacted history or a failed read starts
+ * the round again from a fresh read.
+ */
+import { EtcdError } from "../../errors.js";
+import { pause } from "../../endpoints/retry.js";
+import type { KeyValue } from "../types.js";
+import type { LeaderInfo } from "./election.js";
+import type { KvClient } from "./kv.js";
+
+/** Delay before reading again after a failed read or a compacted watch. */
+const RETRY_MS = 200;
+const NEVER = new AbortController().signal;
+
+/** Yields each new leader and each proclaimed value under `prefix` until `signal` aborts. */
+export async function* observeLeaders(client: KvClient, prefix: string, signal: AbortSignal | undefined): AsyncGenerator<LeaderInfo, void, undefined> {
+  while (!ended(signal)) {
+    try {
+      const read = await client.get(prefix, { prefix: true, sortTarget: "create", sortOrder: "ascend", limit: 1, serializable: false, signal });
+      const leader = read.kvs[0] ?? (await firstPut(client, prefix, read.header.revision, signal));
+      if (leader === undefined) return;
+      yield info(leader);
+      for await (const event of client.watch(leader.key, { startRevision: leader.modRevision + 1n, progressNotify: true, signal })) {
+        if (event.type === "delete") break;
+        yield info(event.kv);
+      }
+    } catch (error) {
+      if (ended(signal)) return;
+      if (!(error instanceof EtcdError) || !passing(error)) throw error;
+      await pause(RETRY_MS, signal ?? NEVER);
+    }
+  }
+}
+
+/** Waits for the first put under the prefix after a read found no candidate. */
+async function firstPut(client: KvClient, prefix: string, revision: bigint, signal: AbortSignal | undefined): Promise<KeyValue | undefined> {
+  for await (const event of client.watch(prefix, { prefix: true, startRevision: revision, noDelete: true, signal })) {
+    return event.kv;
+  }
+  return undefined;
+}
+
+function info(kv: KeyValue): LeaderInfo {
+  return { key: kv.key.toString(), value: kv.value, revision: kv.createRevision };
+}
+
+/** Failures that a fresh read may get past: a member's failure, a deadline, a compacted history. */
+function passing(error: EtcdError): boolean {
+  return error.memberFailure || error.code === "TIMEOUT" || error.code === "COMPACTED" || error.code === "NO_LEADER" || error.code === "UNAVAILABLE";
+}
+
+/** Whether the caller has stopped observing (a function, so each check reads the signal afresh). */
+function ended(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}

@@ -1,0 +1,203 @@
+/**
+ * A lock holder learns of a loss before anyone else can take the lock (issue 18; etcd-io/etcd#11456
+ * and #10811). On a real 3-member cluster, client A holds a lock on a 3 s session while client B
+ * waits for it; then A's lease is (a) revoked by a third client, (b) unrenewable because every
+ * member is SIGSTOPped for longer than the TTL, or (c) unrenewable because A's only member is cut
+ * off from its peers. In each case A's `lock.signal` must abort before B's `lock()` resolves, on
+ * this machine's one clock (performance.now). An election leader under (c) is checked the same way.
+ */
+import { after, before, test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { EtcdV3Client, type EtcdError } from "../../src/index.js";
+import { partitionSupport, sleep, startCluster, type Cluster } from "../harness/index.js";
+import { abortTime } from "../integration/concurrency-kit.js";
+
+/** The holder's session TTL, in seconds. */
+const TTL = 3;
+/** The contender's: long enough to outlive every fault (under SIGSTOP of every member its lease would lapse too). */
+const CONTENDER_TTL = 30;
+
+let cluster: Cluster;
+before(async () => {
+  cluster = await startCluster({ size: 3, name: "v3lockloss" });
+});
+after(async () => {
+  await cluster.stop();
+});
+
+/** A client talking only to the given members (no sync, so it cannot move elsewhere). */
+function clientOf(members: readonly number[]): EtcdV3Client {
+  return new EtcdV3Client({ endpoints: members.map((i) => cluster.clientUrl(i)), requestTimeout: 3_000 });
+}
+
+/** Resolves once `name` has `count` keys under it. */
+async function waitForKeys(client: EtcdV3Client, name: string, count: number): Promise<void> {
+  for (let t = 0; t < 200; t++) {
+    if ((await client.get(`${name}/`, { prefix: true })).kvs.length >= count) return;
+    await sleep(25);
+  }
+  assert.fail(`${name} never had ${count} keys`);
+}
+
+interface Outcome {
+  readonly abortedAt: number;
+  readonly acquiredAt: number;
+  readonly reason: EtcdError;
+}
+
+/**
+ * A holds the lock on `holder` members, B waits on `contender` members; `fault` breaks A's
+ * lease, `repair` undoes the fault once A's signal aborted. Returns both times.
+ */
+async function race(t: TestContext, name: string, holder: readonly number[], contender: readonly number[], fault: (lease: bigint) => Promise<void>, repair: () => Promise<void>): Promise<Outcome> {
+  const a = clientOf(holder);
+  const b = clientOf(contender);
+  try {
+    const lock = await a.mutex(name, { ttl: TTL }).lock();
+    const aborted = abortTime(lock.signal);
+    let acquiredAt = Number.POSITIVE_INFINITY;
+    const taking = b
+      .mutex(name, { ttl: CONTENDER_TTL })
+      .lock()
+      .then((l) => {
+        acquiredAt = performance.now();
+        return l;
+      });
+    await waitForKeys(b, name, 2);
+    const faultAt = performance.now();
+    await fault(lock.session.lease);
+    const abortedAt = await aborted;
+    await repair();
+    const taken = await taking;
+    t.diagnostic(`A's signal aborted ${Math.round(abortedAt - faultAt)} ms after the fault, ${Math.round(acquiredAt - abortedAt)} ms before B acquired`);
+    // Cleanup only: a member rejoining after the fault may hold an election meanwhile.
+    await taken.unlock().catch(() => undefined);
+    return { abortedAt, acquiredAt, reason: lock.signal.reason as EtcdError };
+  } finally {
+    await a.close();
+    await b.close();
+  }
+}
+
+test("(a) a revoke by another client: the holder's signal aborts before the waiter acquires", async (t) => {
+  const revoker = clientOf([2]);
+  try {
+    // A and B share a member: both watches hear of the revoke in the same apply, and B still has
+    // its linearizable check of its own key to make; A aborts as the deletion event arrives.
+    const outcome = await race(t, cluster.prefix("revoke"), [0], [0], async (lease) => {
+      await revoker.lease.revoke(lease);
+    }, () => Promise.resolve());
+    assert.ok(outcome.abortedAt < outcome.acquiredAt, `A aborted at ${outcome.abortedAt}, B acquired at ${outcome.acquiredAt}`);
+    assert.ok(["LOCK_LOST", "LEASE_LOST"].includes(outcome.reason.code), outcome.reason.code);
+  } finally {
+    await revoker.close();
+  }
+});
+
+test("(b) every member SIGSTOPped past the TTL: the holder's signal aborts before the cluster could expire the lease", async (t) => {
+  let pausedUntil = 0;
+  const outcome = await race(t, cluster.prefix("sigstop"), [0, 1, 2], [0, 1, 2], async () => {
+    await Promise.all(cluster.members.map((m) => m.pause()));
+  }, async () => {
+    pausedUntil = performance.now();
+    // Past the TTL with every member stopped: etcd expires the lease as soon as it runs again.
+    await sleep(1_000);
+    await Promise.all(cluster.members.map((m) => m.resume()));
+  });
+  assert.equal(outcome.reason.code, "LEASE_LOST");
+  assert.ok(outcome.abortedAt <= pausedUntil, "A aborted while every member was still stopped");
+  assert.ok(outcome.abortedAt < outcome.acquiredAt);
+  await cluster.waitHealthy();
+});
+
+test("(c) the holder's member cut off from its peers: the holder's signal aborts before the waiter acquires", async (t) => {
+  const support = partitionSupport();
+  if (!support.ok) {
+    t.skip(`iptables partitions are unavailable here: ${support.why ?? "unknown reason"}`);
+    return;
+  }
+  const leader = await cluster.leader();
+  const isolated = [0, 1, 2].find((i) => i !== leader) ?? 0;
+  const others = [0, 1, 2].filter((i) => i !== isolated);
+  try {
+    // Healed only after B acquired: a member rejoining may call an election that B's writes would meet.
+    const outcome = await race(t, cluster.prefix("isolate"), [isolated], others, () => cluster.isolate(isolated), () => Promise.resolve());
+    assert.equal(outcome.reason.code, "LEASE_LOST");
+    assert.ok(outcome.abortedAt < outcome.acquiredAt, `A aborted at ${outcome.abortedAt}, B acquired at ${outcome.acquiredAt}`);
+  } finally {
+    cluster.heal(isolated);
+    await cluster.waitHealthy();
+  }
+});
+
+test("(c) an isolated leader of an election stops leading before another candidate is elected", async (t) => {
+  const support = partitionSupport();
+  if (!support.ok) {
+    t.skip(`iptables partitions are unavailable here: ${support.why ?? "unknown reason"}`);
+    return;
+  }
+  const raftLeader = await cluster.leader();
+  const isolated = [0, 1, 2].find((i) => i !== raftLeader) ?? 0;
+  const a = clientOf([isolated]);
+  const b = clientOf([0, 1, 2].filter((i) => i !== isolated));
+  const name = cluster.prefix("isolate-election");
+  try {
+    const leadership = await a.election(name, { ttl: TTL }).campaign("a");
+    const lost = abortTime(leadership.signal);
+    let electedAt = Number.POSITIVE_INFINITY;
+    const next = b.election(name, { ttl: CONTENDER_TTL }).campaign("b").then((l) => {
+      electedAt = performance.now();
+      return l;
+    });
+    await waitForKeys(b, name, 2);
+    await cluster.isolate(isolated);
+    const lostAt = await lost;
+    const elected = await next;
+    t.diagnostic(`A stopped leading ${Math.round(electedAt - lostAt)} ms before B was elected`);
+    assert.ok(lostAt < electedAt);
+    await elected.resign();
+  } finally {
+    cluster.heal(isolated);
+    await a.close();
+    await b.close();
+    await cluster.waitHealthy();
+  }
+});
+
+test("the acquire txn marked idempotent is re-sent after a hung member; a plain write txn ends OUTCOME_UNKNOWN; the late copy changes nothing", async () => {
+  const leader = await cluster.leader();
+  const hung = [0, 1, 2].find((i) => i !== leader) ?? 0;
+  // Each starts on the member about to hang and learns the others from it.
+  const plain = new EtcdV3Client({ endpoints: [cluster.clientUrl(hung)], requestTimeout: 5_000 });
+  const marked = new EtcdV3Client({ endpoints: [cluster.clientUrl(hung)], requestTimeout: 5_000 });
+  const name = cluster.prefix("idempotent");
+  const acquireTxn = (key: string) => ({
+    compare: [{ key, target: "create", result: "==", value: 0n }] as const,
+    success: [{ put: { key, value: "mine" } }],
+    failure: [{ get: { key } }],
+  });
+  try {
+    await plain.sync();
+    await marked.sync();
+    assert.equal(plain.currentEndpoint, cluster.clientUrl(hung));
+    assert.equal(marked.currentEndpoint, cluster.clientUrl(hung));
+    await cluster.member(hung).pause();
+    const failed = await plain.txn(acquireTxn(`${name}/plain`)).then(
+      () => undefined,
+      (error: unknown) => error as EtcdError,
+    );
+    assert.equal(failed?.code, "OUTCOME_UNKNOWN");
+    const done = await marked.txn(acquireTxn(`${name}/marked`), { idempotent: true });
+    assert.equal(done.succeeded, true, "re-sent to a live member and applied there");
+    await cluster.member(hung).resume();
+    await sleep(1_500);
+    const kv = (await marked.get(`${name}/marked`)).kvs[0];
+    assert.equal(kv?.version, 1n, "a late first copy, if applied, took the read branch");
+    assert.equal(kv.createRevision, done.header.revision);
+  } finally {
+    if (cluster.member(hung).paused) await cluster.member(hung).resume();
+    await plain.close();
+    await marked.close();
+    await cluster.waitHealthy();
+  }
+});
