@@ -7,6 +7,7 @@ export type { WatchOptions, V2WatchEvent, V2ResyncEvent } from "./v2/watch.js";
 export type { V2Stats } from "./v2/stats.js";
 export type { V2Auth, V2Users, V2Roles } from "./v2/auth.js";
 export type { EtcdV2Config, TlsConfig } from "./v2/config.js";
+export type { V2Dispatcher } from "./transport/http.js";
 export type {
   AddUserOptions,
   AuthStatus,

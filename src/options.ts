@@ -86,9 +86,13 @@ const STRONG: Consistency = "strong";
 
 /** The defaults, in one place. Times are milliseconds. */
 export const DEFAULTS = Object.freeze({
+  /** Reads are linearizable unless a client asks for "weak". */
   consistency: STRONG,
+  /** TCP connect timeout (go-etcd's). */
   dialTimeout: 1000,
+  /** TCP keepalive delay (go-etcd's). */
   keepAlive: 1000,
+  /** The overall deadline of a call, retries included, when the call sets no `timeout`. */
   requestTimeout: 10_000,
   /** A request unanswered for this long makes the engine probe its member on a separate connection. */
   suspectAfter: 300,
@@ -105,6 +109,7 @@ export const DEFAULTS = Object.freeze({
   electionWait: 2000,
   /** Backoff of the default retry policy, once every member has been tried. */
   backoffBase: 25,
+  /** The longest pause of that backoff. */
   backoffCap: 1000,
   /** Connections per member for ordinary requests (watches use their own). */
   connections: 64,

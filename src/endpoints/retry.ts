@@ -29,7 +29,17 @@ export interface RetryContext {
 }
 
 /** A retry policy's answer: try again after `delay` ms, or give up. */
-export type RetryDecision = { readonly retry: true; readonly delay: number } | { readonly retry: false };
+export type RetryDecision =
+  | {
+      /** Try again. */
+      readonly retry: true;
+      /** Milliseconds to wait first. */
+      readonly delay: number;
+    }
+  | {
+      /** Give up: the call fails. */
+      readonly retry: false;
+    };
 
 /** Decides whether a failed attempt is retried (go-etcd's `CheckRetry`). */
 export type CheckRetry = (context: RetryContext) => RetryDecision;

@@ -46,7 +46,7 @@ export interface HttpTransportOptions {
   readonly tls?: TlsOptions | undefined;
   readonly auth?: AuthOptions | undefined;
   /** A replacement dispatcher for ordinary requests (go-etcd's SetTransport). */
-  readonly transport?: Dispatcher | undefined;
+  readonly transport?: V2Dispatcher | undefined;
   /** Connections per member for ordinary requests. */
   readonly connections?: number | undefined;
   /** Receives every request as an equivalent curl command, password redacted. */
@@ -68,6 +68,30 @@ const NEVER_SENT = new Set([
 ]);
 
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH|ERR_OSSL_)/;
+
+/**
+ * The part of an undici `Dispatcher` (an `Agent`, `Pool`, `ProxyAgent`, `MockAgent`…) that the v2
+ * client calls: typed by shape so that etcd-ts's published types don't require undici.
+ */
+export interface V2Dispatcher {
+  /** Starts one request; the client passes a handler of undici's `DispatchHandler` protocol. */
+  dispatch(
+    options: { origin: string; method: string; path: string; headers: Record<string, string>; body: string | null },
+    handler: object,
+  ): boolean;
+  /** Sends one request and resolves with its whole reply (used by health probes). */
+  request(options: { origin: string; method: "GET"; path: string; headers: Record<string, string>; signal: AbortSignal }): Promise<{
+    /** The HTTP status. */
+    statusCode: number;
+    /** The reply's headers, names lower-cased. */
+    headers: Record<string, string | string[] | undefined>;
+    /** The reply's body. */
+    body: {
+      /** Reads the whole body as UTF-8 text. */
+      text(): Promise<string>;
+    };
+  }>;
+}
 
 /** Sends v2 requests over HTTP/1.1 pools, one set per member (or over a replacement undici Dispatcher). */
 export class HttpTransport {

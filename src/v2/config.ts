@@ -10,21 +10,33 @@ import type { EtcdV2ClientOptions } from "./types.js";
 
 /** TLS material as saved in a config: PEM text. */
 export interface TlsConfig {
+  /** PEM text of the CA certificate(s) the servers' certificates are checked against. */
   readonly ca?: string | readonly string[];
+  /** PEM text of the client certificate. */
   readonly cert?: string;
+  /** PEM text of the client certificate's private key. */
   readonly key?: string;
+  /** The name checked against the servers' certificates, when it is not the endpoint's host. */
   readonly servername?: string;
+  /** False turns off server certificate checks (never do this in production). */
   readonly rejectUnauthorized?: boolean;
 }
 
 /** The JSON form of a client's settings, from `toConfig()`; credentials and hooks are never saved. */
 export interface EtcdV2Config {
+  /** The members' client URLs, in the client's current order. */
   readonly endpoints: readonly string[];
+  /** "strong" (quorum reads) or "weak". */
   readonly consistency: Consistency;
+  /** Milliseconds allowed to open a connection. */
   readonly dialTimeout: number;
+  /** TCP keepalive interval in milliseconds. */
   readonly keepAlive: number;
+  /** Default deadline of one call in milliseconds, retries included. */
   readonly requestTimeout: number;
+  /** Milliseconds between member-list syncs, when auto-sync is on. */
   readonly autoSync?: number;
+  /** TLS material as PEM text. */
   readonly tls?: TlsConfig;
 }
 

@@ -2,8 +2,8 @@
  * The public shapes of the v2 client: replies, nodes, members, users, roles, stats, and the
  * option objects each method takes. Every reply is a plain readonly object.
  */
-import type { Dispatcher } from "undici";
 import type { AuthOptions, CallOptions, EngineOptions, TlsOptions } from "../options.js";
+import type { V2Dispatcher } from "../transport/http.js";
 
 /** One key or directory, as etcd v2 returns it. */
 export interface V2Node {
@@ -102,7 +102,10 @@ export interface Role {
   /** The role name. */
   readonly role: string;
   /** The key-space permissions it grants. */
-  readonly permissions: { readonly kv: KvPermissions };
+  readonly permissions: {
+    /** Key-space read and write permissions. */
+    readonly kv: KvPermissions;
+  };
 }
 
 /** An etcd v2 user. */
@@ -120,56 +123,102 @@ export type Permission = "read" | "write" | "readwrite";
 
 /** `/v2/stats/self`: the answering member's raft state. */
 export interface SelfStats {
+  /** The member's name (its `--name`). */
   readonly name: string;
+  /** The member's ID in hex. */
   readonly id: string;
   /** "StateLeader" or "StateFollower". */
   readonly state: string;
+  /** When the member started (RFC 3339). */
   readonly startTime: string;
-  readonly leaderInfo: { readonly leader: string; readonly uptime: string; readonly startTime: string };
+  /** The leader as this member knows it: its ID, how long it has led, and since when. */
+  readonly leaderInfo: {
+    /** The leader's member ID in hex. */
+    readonly leader: string;
+    /** How long it has been leader, as a Go duration ("1h2m3.5s"). */
+    readonly uptime: string;
+    /** When it became leader (RFC 3339). */
+    readonly startTime: string;
+  };
+  /** Raft append requests received since start. */
   readonly recvAppendRequestCnt: number;
+  /** Raft append requests sent since start. */
   readonly sendAppendRequestCnt: number;
-  /** Omitted by the server when zero. */
+  /** Append requests received per second; omitted by the server when zero. */
   readonly recvPkgRate?: number;
+  /** Bytes received per second in append requests; omitted by the server when zero. */
   readonly recvBandwidthRate?: number;
+  /** Append requests sent per second; omitted by the server when zero. */
   readonly sendPkgRate?: number;
+  /** Bytes sent per second in append requests; omitted by the server when zero. */
   readonly sendBandwidthRate?: number;
 }
 
 /** Replication counts and latency of one follower, as the leader sees them. */
 export interface FollowerStats {
-  readonly counts: { readonly success: number; readonly fail: number };
+  /** Append requests to this follower that succeeded and that failed. */
+  readonly counts: {
+    /** Successful append requests. */
+    readonly success: number;
+    /** Failed append requests. */
+    readonly fail: number;
+  };
+  /** Round-trip latency of append requests to this follower, in milliseconds. */
   readonly latency: {
+    /** The latest request's. */
     readonly current: number;
+    /** The mean since the leader took office. */
     readonly average: number;
+    /** The standard deviation since the leader took office. */
     readonly standardDeviation: number;
+    /** The smallest seen. */
     readonly minimum: number;
+    /** The largest seen. */
     readonly maximum: number;
   };
 }
 
 /** `/v2/stats/leader`: the leader's view of its followers, keyed by member ID. */
 export interface LeaderStats {
+  /** The leader's member ID in hex. */
   readonly leader: string;
+  /** Each follower's statistics, keyed by its member ID in hex. */
   readonly followers: Readonly<Record<string, FollowerStats>>;
 }
 
 /** `/v2/stats/store`: operation counters of the v2 store (writes cluster-wide, reads per member). */
 export interface StoreStats {
+  /** Reads that succeeded (this member only). */
   readonly getsSuccess: number;
+  /** Reads that failed, e.g. key not found (this member only). */
   readonly getsFail: number;
+  /** Sets that succeeded. */
   readonly setsSuccess: number;
+  /** Sets that failed. */
   readonly setsFail: number;
+  /** Deletes that succeeded. */
   readonly deleteSuccess: number;
+  /** Deletes that failed. */
   readonly deleteFail: number;
+  /** Updates (prevExist=true) that succeeded. */
   readonly updateSuccess: number;
+  /** Updates that failed. */
   readonly updateFail: number;
+  /** Creates (prevExist=false, or in-order keys) that succeeded. */
   readonly createSuccess: number;
+  /** Creates that failed. */
   readonly createFail: number;
+  /** Compare-and-swaps that succeeded. */
   readonly compareAndSwapSuccess: number;
+  /** Compare-and-swaps that failed (the comparison or the key). */
   readonly compareAndSwapFail: number;
+  /** Compare-and-deletes that succeeded. */
   readonly compareAndDeleteSuccess: number;
+  /** Compare-and-deletes that failed. */
   readonly compareAndDeleteFail: number;
+  /** Keys removed because their TTL ran out. */
   readonly expireCount: number;
+  /** Watchers registered on this member now. */
   readonly watchers: number;
 }
 
@@ -254,9 +303,10 @@ export interface EtcdV2ClientOptions extends EngineOptions {
   /** HTTP Basic credentials sent with every request. */
   readonly auth?: AuthOptions | undefined;
   /** A custom undici Dispatcher for ordinary requests (go-etcd's SetTransport). */
-  readonly transport?: Dispatcher | undefined;
+  readonly transport?: V2Dispatcher | undefined;
   /** Receives every request as an equivalent curl command line, password redacted. */
   readonly onCurl?: ((line: string) => void) | undefined;
   /** The largest reply body accepted, in bytes, long polls included (default 64 MiB); past it a call fails RESPONSE_TOO_LARGE. */
   readonly maxResponseBytes?: number | undefined;
 }
+

@@ -202,10 +202,22 @@ export interface TxnDelete extends Omit<DeleteOptions, keyof CallOptions> {
 
 /** One operation of a transaction branch. */
 export type TxnOp =
-  | { readonly put: TxnPut }
-  | { readonly get: TxnGet }
-  | { readonly delete: TxnDelete }
-  | { readonly txn: TxnSpec };
+  | {
+      /** Write a key. */
+      readonly put: TxnPut;
+    }
+  | {
+      /** Read a key or range. */
+      readonly get: TxnGet;
+    }
+  | {
+      /** Delete a key or range. */
+      readonly delete: TxnDelete;
+    }
+  | {
+      /** Run a nested transaction. */
+      readonly txn: TxnSpec;
+    };
 
 /** A transaction: if every comparison holds, `success` runs, otherwise `failure`, atomically. */
 export interface TxnSpec {
@@ -229,10 +241,22 @@ export interface TxnOptions extends CallOptions {
 
 /** The result of one transaction operation, keyed like the operation. */
 export type TxnOpResult =
-  | { readonly put: PutResult }
-  | { readonly get: GetResult }
-  | { readonly delete: DeleteResult }
-  | { readonly txn: TxnResult };
+  | {
+      /** What the put returned. */
+      readonly put: PutResult;
+    }
+  | {
+      /** What the get read. */
+      readonly get: GetResult;
+    }
+  | {
+      /** What the delete removed. */
+      readonly delete: DeleteResult;
+    }
+  | {
+      /** What the nested transaction returned. */
+      readonly txn: TxnResult;
+    };
 
 /** What `txn` returns. */
 export interface TxnResult {

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 
@@ -35,4 +36,12 @@ export function etcdBin(): string {
   const found = findOnPath("etcd") ?? (isExecutable("/usr/bin/etcd") ? "/usr/bin/etcd" : undefined);
   if (found === undefined) throw new Error(NOT_FOUND);
   return found;
+}
+
+let version: string | undefined;
+
+/** The version of the etcd binary the harness runs ("3.4.23"), so tests of behaviour that differs between versions can name it. */
+export function etcdVersion(): string {
+  version ??= /etcd Version:\s*(\S+)/.exec(execFileSync(etcdBin(), ["--version"], { encoding: "utf8" }))?.[1] ?? "unknown";
+  return version;
 }

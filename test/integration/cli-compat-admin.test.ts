@@ -145,7 +145,10 @@ describe("etcd-ts prints what etcdctl v2 prints: members, users, roles, auth", {
     assert.deepEqual(mine, { ...theirs, stderr: theirs.stderr.replace("etcdctl member remove", "etcd-ts member remove") });
   });
 
-  describe("users and roles", { concurrency: 3 }, () => {
+  // etcd stalls concurrent v2 auth writes: of 6 concurrent `etcdctl user add`s on an idle 3.5.16
+  // member 3 hit etcdctl's header timeout (3.4.23 served all 6), and on a loaded machine a 3.4.23
+  // run stalled one too. So the cases run one at a time, each side after the other.
+  describe("users and roles", { concurrency: 1 }, () => {
     USERS_AND_ROLES.forEach((kase, n) => {
       it(kase.args, async () => {
         // Setup and command go to one member: v2 auth checks read that member's store without a
@@ -157,7 +160,8 @@ describe("etcd-ts prints what etcdctl v2 prints: members, users, roles, auth", {
           return runner(one + fill(kase.args));
         };
         const names = { [`u${n}a`]: "{U}", [`u${n}b`]: "{U}", [`r${n}a`]: "{R}", [`r${n}b`]: "{R}" };
-        const [theirs, mine] = await Promise.all([side("a", etcdctl), side("b", ours)]);
+        const theirs = await side("a", etcdctl);
+        const mine = await side("b", ours);
         assert.deepEqual(normalize(mine, names), normalize(theirs, names));
       });
     });

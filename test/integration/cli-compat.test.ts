@@ -6,7 +6,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startCluster, type Cluster } from "../harness/index.js";
+import { etcdVersion, startCluster, type Cluster } from "../harness/index.js";
 import { NO_ETCDCTL, normalize, runEtcdctl, runEtcdctlUntil, runOurs, runOursProcess, runOursUntil, type Outcome, type RunOptions } from "./cli-kit.js";
 
 /** One command line to compare. `{K}` is the side's key prefix, `{In}` the index of setup step n. */
@@ -16,7 +16,12 @@ interface Case {
   readonly stdin?: string;
   /** "stderr": etcdctl also prints its help on stdout after a usage error; we print only the error. */
   readonly same?: "all" | "stderr";
+  /** Refused by etcd 3.5: updating an existing directory over v2 (etcd-io/etcd#13589). */
+  readonly refusedBy35?: boolean;
 }
+
+/** etcd 3.4 serves every case; 3.5 refuses some (see `refusedBy35`). */
+const ETCD_34 = etcdVersion().startsWith("3.4.");
 
 const c = (args: string, extra: Omit<Case, "args"> = {}): Case => ({ args: args.split(" "), ...extra });
 const X = [["set", "{K}/x", "hello"]];
@@ -66,8 +71,8 @@ const CASES: readonly Case[] = [
   ...each("setdir {K}/sd"),
   c("setdir {K}/d", { setup: DIR }),
   c("-o json setdir {K}/x", { setup: X }),
-  ...each("updatedir {K}/d", { setup: DIR }),
-  c("-o json updatedir --ttl 60 {K}/d", { setup: DIR }),
+  ...each("updatedir {K}/d", { setup: DIR, refusedBy35: true }),
+  c("-o json updatedir --ttl 60 {K}/d", { setup: DIR, refusedBy35: true }),
   c("updatedir {K}/nope"),
   c("updatedir {K}/x", { setup: X }),
   // update
@@ -156,6 +161,16 @@ describe("etcd-ts prints what etcdctl v2 prints", { skip: NO_ETCDCTL }, () => {
     CASES.forEach((kase, n) => {
       it(kase.args.join(" "), async () => {
         const { theirs, ours } = await both(kase, n);
+        if (kase.refusedBy35 === true && !ETCD_34) {
+          // etcd 3.5 answers error 300 (Raft Internal Error), which Go's client reads as "has no
+          // leader" and tries on every member; etcd-ts does not re-send a write that may have been
+          // applied, so it names one member. Both fail alike otherwise.
+          for (const side of [theirs, ours]) {
+            assert.equal(side.code, 4, side.stderr);
+            assert.match(side.stderr, /^Error: {2}client: etcd cluster is unavailable or misconfigured; error #0: client: etcd member \S+ has no leader\n/);
+          }
+          return;
+        }
         if (kase.same === "stderr") {
           assert.deepEqual({ stderr: ours.stderr, code: ours.code }, { stderr: theirs.stderr, code: theirs.code });
           assert.equal(ours.stdout, "", "a usage error prints only the error");
