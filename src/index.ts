@@ -103,3 +103,6 @@ export type {
   LeaseKeepAlive,
   LeaseKeepAliveOptions,
 } from "./v3/lease.js";
+
+export { migrateV2ToV3, verifyV2ToV3 } from "./migrate/index.js";
+export type { Difference, MigrateV2ToV3Options, MigrationPhase, MigrationProgress, MigrationReport, SkippedKey } from "./migrate/index.js";

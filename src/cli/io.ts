@@ -22,6 +22,8 @@ export interface CliIo {
    * the command ends with exit code 0, as etcdctl's do. Other commands keep Ctrl-C's default.
    */
   readonly trapInterrupt: () => AbortSignal;
+  /** Whether standard error is a terminal (progress lines are drawn only there). */
+  readonly isTty?: () => boolean;
 }
 
 /** The real process: its streams, environment and SIGINT. */
@@ -32,9 +34,12 @@ export function processIo(): CliIo {
     if (!trapped) {
       trapped = true;
       // Once: a second Ctrl-C, while the command winds down, kills it the usual way.
-      process.once("SIGINT", () => {
-        interrupt.abort();
-      });
+      // SIGTERM too: a supervisor stopping a long-running command (migrate --follow) gets its final report.
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        process.once(signal, () => {
+          interrupt.abort();
+        });
+      }
     }
     return interrupt.signal;
   };
@@ -45,6 +50,7 @@ export function processIo(): CliIo {
     readStdin,
     readSecret: (prompt) => (process.stdin.isTTY ? readHidden(prompt) : readLine()),
     trapInterrupt,
+    isTty: () => process.stderr.isTTY,
   };
 }
 

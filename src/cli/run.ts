@@ -21,6 +21,8 @@ const ACTIONS: Readonly<Record<string, Action>> = { ...KEY_ACTIONS, ...WATCH_ACT
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const state: { ctx?: CliContext } = {};
   const program = buildProgram(io, state);
+  // The migration has its own flags and two clusters; it is loaded only when asked for.
+  if (argv[0] === "migrate") return (await import("./migrate.js")).runMigrate(argv.slice(1), io, io.isTty?.() ?? false);
   try {
     // etcdctl with no arguments shows its help and succeeds.
     if (argv.length === 0) {
