@@ -37,6 +37,8 @@ export interface DestLimits {
   readonly maxRequestBytes: number;
   /** Plan only: nothing is written and no lease granted. */
   readonly dryRun: boolean;
+  /** Transactions in flight at once while copying. */
+  readonly inflight: number;
 }
 
 /** Counters of what the writer did. */
@@ -67,8 +69,10 @@ export class DestWriter {
   readonly #limits: DestLimits;
   readonly #signal: AbortSignal | undefined;
   readonly #state = new Map<string, DestEntry>();
-  /** Leases by the second their keys expire in, so keys expiring together share one. */
-  readonly #leases = new Map<number, bigint>();
+  /** Leases by the second their keys expire in, so keys expiring together share one (a promise: batches run concurrently). */
+  readonly #leases = new Map<number, Promise<bigint>>();
+  /** The same leases once granted, for bookkeeping without awaiting. */
+  readonly #granted = new Map<number, bigint>();
   /** Keys found changed on the v3 side: reported once, never written again by this run. */
   readonly conflicts = new Map<string, string>();
   /** Keys that could not be written, by v2 key. */
@@ -146,7 +150,7 @@ export class DestWriter {
         this.adopt([leaf]);
         continue;
       }
-      const size = Buffer.byteLength(destKey) + Buffer.byteLength(leaf.value) + PUT_OVERHEAD;
+      const size = Buffer.byteLength(destKey) + leaf.bytes.length + PUT_OVERHEAD;
       if (size > this.#limits.maxRequestBytes) {
         this.skipped.set(leaf.key, { key: leaf.key, reason: `${size} bytes with its key: over the destination's request limit of ${this.#limits.maxRequestBytes}` });
         continue;
@@ -173,12 +177,19 @@ export class DestWriter {
     await this.delete(below);
   }
 
+  /** Applies the changes in batches, up to `inflight` transactions at a time (the keys of a batch set are distinct). */
   async #apply(changes: readonly Change[]): Promise<void> {
+    const batches: Change[][] = [];
     for (let start = 0; start < changes.length; ) {
       const batch = this.#nextBatch(changes, start);
       start += batch.length;
-      await this.#applyBatch(batch);
+      batches.push(batch);
     }
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let batch = batches[next++]; batch !== undefined; batch = batches[next++]) await this.#applyBatch(batch);
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#limits.inflight, batches.length) }, worker));
   }
 
   /** As many changes from `start` as fit the op and byte limits (at least one). */
@@ -188,7 +199,7 @@ export class DestWriter {
     for (let i = start; i < changes.length && batch.length < this.#batchOps; i++) {
       const change = changes[i];
       if (change === undefined) break;
-      const size = "put" in change ? Buffer.byteLength(change.destKey) + Buffer.byteLength(change.put.value) + PUT_OVERHEAD : PUT_OVERHEAD;
+      const size = "put" in change ? Buffer.byteLength(change.destKey) + change.put.bytes.length + PUT_OVERHEAD : PUT_OVERHEAD;
       if (batch.length > 0 && bytes + size > this.#limits.batchBytes) break;
       batch.push(change);
       bytes += size;
@@ -206,7 +217,7 @@ export class DestWriter {
     for (const change of batch) {
       const destKey = "put" in change ? change.destKey : change.delete;
       compare.push({ key: destKey, target: "mod", result: "==", value: this.#state.get(destKey)?.modRevision ?? 0n });
-      success.push("put" in change ? { put: { key: destKey, value: change.put.value, lease: await this.#leaseFor(change.put) } } : { delete: { key: destKey } });
+      success.push("put" in change ? { put: { key: destKey, value: change.put.bytes, lease: await this.#leaseFor(change.put) } } : { delete: { key: destKey } });
     }
     try {
       const reply = await this.#dest.txn({ compare, success }, { signal: this.#signal });
@@ -259,7 +270,7 @@ export class DestWriter {
 
   async #applyGuarded(change: Change, modRevision: bigint): Promise<void> {
     const destKey = "put" in change ? change.destKey : change.delete;
-    const op: TxnOp = "put" in change ? { put: { key: destKey, value: change.put.value, lease: await this.#leaseFor(change.put) } } : { delete: { key: destKey } };
+    const op: TxnOp = "put" in change ? { put: { key: destKey, value: change.put.bytes, lease: await this.#leaseFor(change.put) } } : { delete: { key: destKey } };
     const reply = await this.#dest.txn({ compare: [{ key: destKey, target: "mod", result: "==", value: modRevision }], success: [op] }, { signal: this.#signal });
     if (!reply.succeeded) throw new EtcdError("COMPARE_FAILED", `${destKey} changed while it was being written`);
     this.#count(change, reply.header.revision);
@@ -269,11 +280,11 @@ export class DestWriter {
     if ("put" in change) {
       if (wrote) {
         this.counters.written++;
-        this.counters.bytes += Buffer.byteLength(change.put.value);
+        this.counters.bytes += change.put.bytes.length;
       } else this.counters.unchanged++;
       if (revision !== undefined) {
-        const lease = change.put.expiresAt === undefined ? 0n : (this.#leases.get(expirySecond(change.put.expiresAt)) ?? 0n);
-        this.#state.set(change.destKey, { modRevision: revision, value: Buffer.from(change.put.value), lease, ours: true });
+        const lease = change.put.expiresAt === undefined ? 0n : (this.#granted.get(expirySecond(change.put.expiresAt)) ?? 0n);
+        this.#state.set(change.destKey, { modRevision: revision, value: change.put.bytes, lease, ours: true });
       }
       return;
     }
@@ -281,19 +292,26 @@ export class DestWriter {
     if (revision !== undefined || !wrote) this.#state.delete(change.delete);
   }
 
-  /** The lease for a leaf with a TTL: one per second of expiry, granted with the time left. */
-  async #leaseFor(leaf: V2Leaf): Promise<bigint> {
-    if (leaf.expiresAt === undefined) return 0n;
+  /** The lease for a leaf with a TTL: one per second of expiry, granted (once) with the time left. */
+  #leaseFor(leaf: V2Leaf): Promise<bigint> {
+    if (leaf.expiresAt === undefined) return Promise.resolve(0n);
     const second = expirySecond(leaf.expiresAt);
-    const known = this.#leases.get(second);
-    if (known !== undefined) return known;
-    const ttl = Math.max(1, Math.ceil((leaf.expiresAt - Date.now()) / 1000));
+    let lease = this.#leases.get(second);
+    if (lease === undefined) {
+      lease = this.#grant(second, Math.max(1, Math.ceil((leaf.expiresAt - Date.now()) / 1000)));
+      this.#leases.set(second, lease);
+      // A failed grant is not remembered: the next key of that second tries again.
+      lease.catch(() => this.#leases.delete(second));
+    }
+    return lease;
+  }
+
+  async #grant(second: number, ttl: number): Promise<bigint> {
     const granted = await this.#dest.lease.grant(ttl, { signal: this.#signal });
-    const id = granted.id;
-    this.#leases.set(second, id);
-    this.#leaseExpiry.set(id, Date.now() + granted.ttl * 1000);
+    this.#granted.set(second, granted.id);
+    this.#leaseExpiry.set(granted.id, Date.now() + granted.ttl * 1000);
     this.counters.leases++;
-    return id;
+    return granted.id;
   }
 
   #remember(kv: KeyValue, ours: boolean): void {
@@ -311,7 +329,7 @@ export async function readDest(dest: EtcdV3Client, keys: KeyMap, signal: AbortSi
 
 /** Whether a v3 key holds a leaf's value, with a lease exactly when the leaf has a TTL. */
 export function sameAs(entry: { readonly value: Buffer; readonly lease: bigint }, leaf: V2Leaf): boolean {
-  return entry.value.equals(Buffer.from(leaf.value)) && (entry.lease !== 0n) === (leaf.expiresAt !== undefined);
+  return entry.value.equals(leaf.bytes) && (entry.lease !== 0n) === (leaf.expiresAt !== undefined);
 }
 
 function expirySecond(expiresAt: number): number {

@@ -59,6 +59,8 @@ export interface MigrateV2ToV3Options {
   readonly dryRun?: boolean | undefined;
   /** Operations per transaction (default 128, etcd's --max-txn-ops default). */
   readonly batchOps?: number | undefined;
+  /** Transactions in flight at once while copying (default 4). */
+  readonly inflight?: number | undefined;
   /** Key and value bytes per transaction (default 1 MiB). */
   readonly batchBytes?: number | undefined;
   /** The destination's request size limit (default 1.5 MiB, etcd's --max-request-bytes default). */
@@ -153,6 +155,7 @@ class Migration {
         batchBytes: positive("batchBytes", options.batchBytes, 1024 * 1024),
         maxRequestBytes: positive("maxRequestBytes", options.maxRequestBytes, 1.5 * 1024 * 1024),
         dryRun: options.dryRun === true,
+        inflight: positive("inflight", options.inflight, 4),
       },
       options.signal,
     );
@@ -170,11 +173,16 @@ class Migration {
     if (this.#o.dryRun !== true) {
       this.#enter(this.#o.follow === true ? "following" : "catching-up");
       await this.#watchAll(tree.index, named);
+    }
+    // One fresh read serves both the reconcile (against what this run knows it wrote) and the verify
+    // (against a fresh read of v3); a dry run only verifies, which lists what a real run would write.
+    const final = this.#o.dryRun === true ? tree : await readSource(this.#o.source, this.#keys, named, undefined);
+    if (this.#o.dryRun !== true) {
       this.#enter("reconciling");
-      await this.#reconcile(await readSource(this.#o.source, this.#keys, named, undefined));
+      await this.#reconcile(final);
     }
     this.#enter("verifying");
-    const differences = await compareTrees(await readSource(this.#o.source, this.#keys, named, undefined), this.#o.dest, this.#keys, undefined);
+    const differences = await compareTrees(final, this.#o.dest, this.#keys, undefined);
     return this.#report(tree.index, differences);
   }
 

@@ -13,6 +13,8 @@ export interface V2Leaf {
   readonly key: string;
   /** The value (v2 values are text; v3 gets the same UTF-8 bytes). */
   readonly value: string;
+  /** The value's UTF-8 bytes, encoded once. */
+  readonly bytes: Buffer;
   /** Seconds left before it expires, when it has a TTL. */
   readonly ttl?: number | undefined;
   /** When it expires (ms since the epoch), when it has a TTL. */
@@ -104,10 +106,12 @@ export function flatten(root: V2Node, leaves: Map<string, V2Leaf>, emptyDirs: st
 
 /** The leaf form of a v2 node that holds a value. */
 export function leafOf(node: V2Node, now: number): V2Leaf {
-  if (node.ttl === undefined || node.ttl <= 0) return { key: node.key, value: node.value ?? "", modifiedIndex: node.modifiedIndex };
+  const value = node.value ?? "";
+  const bytes = Buffer.from(value);
+  if (node.ttl === undefined || node.ttl <= 0) return { key: node.key, value, bytes, modifiedIndex: node.modifiedIndex };
   const parsed = node.expiration === undefined ? Number.NaN : Date.parse(node.expiration);
   const expiresAt = Number.isFinite(parsed) ? parsed : now + node.ttl * 1000;
-  return { key: node.key, value: node.value ?? "", ttl: node.ttl, expiresAt, modifiedIndex: node.modifiedIndex };
+  return { key: node.key, value, bytes, ttl: node.ttl, expiresAt, modifiedIndex: node.modifiedIndex };
 }
 
 /** Whether a v2 key is hidden (a path element starting with "_"): v2 lists and recursive watches skip it. */

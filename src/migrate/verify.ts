@@ -26,7 +26,7 @@ export async function compareTrees(tree: SourceTree, dest: EtcdV3Client, keys: K
     const kv = found.get(destKey);
     found.delete(destKey);
     if (kv === undefined) out.push({ key: leaf.key, destKey, kind: "missing" });
-    else if (!kv.value.equals(Buffer.from(leaf.value))) out.push({ key: leaf.key, destKey, kind: "value" });
+    else if (!kv.value.equals(leaf.bytes)) out.push({ key: leaf.key, destKey, kind: "value" });
     else if (!sameAs(kv, leaf)) out.push({ key: leaf.key, destKey, kind: "lease" });
   }
   for (const destKey of found.keys()) out.push({ key: keys.source(destKey), destKey, kind: "extra" });
