@@ -131,12 +131,9 @@ test("writes made during the copy are not lost", async () => {
   const report = await migrateV2ToV3({ source: v2, dest: v3, prefix: p, batchOps: 64, settleMs: 400 });
   writing.on = false;
   const changes = await writer;
-  assert.ok(changes > 0, "the writer ran during the copy");
-  // Whatever the writer did before it stopped, a verify now (no writes after it) finds both sides equal
-  // once the last events have been applied: run a catch-up migration and check.
-  const final = await migrateV2ToV3({ source: v2, dest: v3, prefix: p, settleMs: 300 });
-  assert.deepEqual(final.differences, [], `differences after ${changes} concurrent changes`);
-  assert.ok(report.events > 0 || report.written >= keys.length - 1000, "the first run saw the concurrent writes (as events or in its read)");
+  // The catch-up lasts until the writer has been quiet for settleMs, so this run saw every change.
+  assert.ok(report.events > 0, "changes made during the copy arrived as v2 events");
+  assert.deepEqual(report.differences, [], `differences after ${changes} concurrent changes`);
   assert.deepEqual(await verifyV2ToV3({ source: v2, dest: v3, prefix: p }), []);
 });
 
