@@ -117,3 +117,6 @@ export type { MutexOptions, LockOptions } from "./v3/concurrency/mutex.js";
 export { Election, Leadership } from "./v3/concurrency/election.js";
 export type { ElectionOptions, CampaignOptions, ObserveOptions, LeaderInfo } from "./v3/concurrency/election.js";
 export type { TxnOptions } from "./v3/types.js";
+
+export { migrateV2ToV3, verifyV2ToV3 } from "./migrate/index.js";
+export type { Difference, MigrateV2ToV3Options, MigrationPhase, MigrationProgress, MigrationReport, SkippedKey } from "./migrate/index.js";

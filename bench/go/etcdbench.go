@@ -337,7 +337,78 @@ func runCell(run op, c cellSpec, s spec) result {
 	return r
 }
 
+// batchSpec is the migration benchmark's floor: write Keys keys under Prefix in transactions of
+// Batch puts, Inflight transactions at a time, every TTLEvery-th key on one lease (bench/migrate.ts).
+type batchSpec struct {
+	Endpoints []string `json:"endpoints"`
+	Prefix    string   `json:"prefix"`
+	Keys      int      `json:"keys"`
+	Batch     int      `json:"batch"`
+	Inflight  int      `json:"inflight"`
+	TTLEvery  int      `json:"ttlEvery"`
+	TTL       int64    `json:"ttl"`
+}
+
+func batchPut(arg string) error {
+	var b batchSpec
+	if err := json.Unmarshal([]byte(arg), &b); err != nil {
+		return err
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: b.Endpoints, DialTimeout: time.Second})
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	ctx := context.Background()
+	start := time.Now()
+	lease, err := cli.Grant(ctx, b.TTL)
+	if err != nil {
+		return err
+	}
+	var next int64
+	errs := make(chan error, b.Inflight)
+	var wg sync.WaitGroup
+	for w := 0; w < b.Inflight; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				first := int(atomic.AddInt64(&next, int64(b.Batch))) - b.Batch
+				if first >= b.Keys {
+					return
+				}
+				ops := make([]clientv3.Op, 0, b.Batch)
+				for i := first; i < first+b.Batch && i < b.Keys; i++ {
+					key := fmt.Sprintf("%s/k%06d", b.Prefix, i)
+					if b.TTLEvery > 0 && i%b.TTLEvery == 0 {
+						ops = append(ops, clientv3.OpPut(key, value, clientv3.WithLease(lease.ID)))
+					} else {
+						ops = append(ops, clientv3.OpPut(key, value))
+					}
+				}
+				if _, err := cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(map[string]float64{"keys": float64(b.Keys), "ms": float64(time.Since(start).Microseconds()) / 1000})
+}
+
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "batchput" {
+		if err := batchPut(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "Error:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: etcdbench '<WorkerSpec JSON>'")
 		os.Exit(2)

@@ -7,6 +7,8 @@ import type { CliIo } from "./shared/io.js";
 
 /** Runs one invocation (`argv` without the node and script paths) and resolves with its exit code. */
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  // The migration has its own flags and two clusters, in both API modes; it is loaded only when asked for.
+  if (argv[0] === "migrate") return (await import("./migrate.js")).runMigrate(argv.slice(1), io, io.isTerminal === true);
   const api = io.env["ETCDCTL_API"] ?? "";
   if (api === "2") return (await import("./v2/run.js")).run(argv, io);
   if (api === "" || api === "3") return (await import("./v3/run.js")).run(argv, io);

@@ -56,9 +56,12 @@ export function processIo(): CliIo {
     if (!trapped) {
       trapped = true;
       // Once: a second Ctrl-C, while the command winds down, kills it the usual way.
-      process.once("SIGINT", () => {
-        interrupt.abort();
-      });
+      // SIGTERM too: a supervisor stopping a long-running command (migrate --follow) gets its final report.
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        process.once(signal, () => {
+          interrupt.abort();
+        });
+      }
     }
     return interrupt.signal;
   };
