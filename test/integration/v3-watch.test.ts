@@ -230,7 +230,7 @@ test("break, return() and the signal end a watch at once without throwing", asyn
   }
   const it = client.watch(`${p}/k`, { startRevision: start });
   assert.equal((await it.next()).done, false);
-  assert.deepEqual(await it.return?.(), { done: true, value: undefined });
+  assert.deepEqual(await it.return(), { done: true, value: undefined });
   assert.deepEqual(await it.next(), { done: true, value: undefined });
 
   const stop = new AbortController();
@@ -261,7 +261,7 @@ test("1,000 watches share one stream, each gets its own events, and the stream e
   })()));
   const firsts = await Promise.all(iterators.map((it) => it.next()));
   assert.ok(firsts.every((r, i) => !r.done && r.value.kv.key.toString() === `${p}/k${i}` && r.value.kv.value.toString() === String(i)));
-  for (const it of iterators) await it.return!();
+  for (const it of iterators) await it.return();
   await waitFor("the stream to end", async () => (await gauge("etcd_debugging_mvcc_watch_stream_total")) === streamsBefore);
   await own.close();
   t.diagnostic(`1,000 watches created on one stream in ${createdMs.toFixed(0)} ms`);
