@@ -15,7 +15,7 @@ import type { EngineOptions } from "./options.js";
 type NumberRule = "positive" | "zero-off";
 
 /** Every numeric option either client takes, with its rule and unit. */
-const NUMBERS: Readonly<Record<string, readonly [NumberRule, "ms" | "bytes"]>> = Object.freeze({
+const NUMBERS: Readonly<Record<string, readonly [NumberRule, "ms" | "bytes" | "connections"]>> = Object.freeze({
   dialTimeout: ["positive", "ms"],
   keepAlive: ["zero-off", "ms"],
   requestTimeout: ["zero-off", "ms"],
@@ -26,6 +26,7 @@ const NUMBERS: Readonly<Record<string, readonly [NumberRule, "ms" | "bytes"]>> =
   window: ["positive", "bytes"],
   maxMessageBytes: ["positive", "bytes"],
   maxResponseBytes: ["positive", "bytes"],
+  connections: ["positive", "connections"],
 });
 
 const FUNCTIONS = ["checkRetry", "onEvent", "onCurl"] as const;
