@@ -15,7 +15,7 @@ import type { EngineOptions } from "./options.js";
 type NumberRule = "positive" | "zero-off";
 
 /** Every numeric option either client takes, with its rule and unit. */
-const NUMBERS: Readonly<Record<string, readonly [NumberRule, "ms" | "bytes" | "count"]>> = Object.freeze({
+const NUMBERS: Readonly<Record<string, readonly [NumberRule, "ms" | "bytes" | "count" | "connections"]>> = Object.freeze({
   dialTimeout: ["positive", "ms"],
   keepAlive: ["zero-off", "ms"],
   requestTimeout: ["zero-off", "ms"],
@@ -34,6 +34,7 @@ const NUMBERS: Readonly<Record<string, readonly [NumberRule, "ms" | "bytes" | "c
   maxStreamId: ["positive", "count"],
   watchMaxBufferedEvents: ["positive", "count"],
   watchMaxBufferedBytes: ["positive", "bytes"],
+  connections: ["positive", "connections"],
 });
 
 const FUNCTIONS = ["checkRetry", "onEvent", "onCurl"] as const;

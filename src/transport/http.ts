@@ -14,6 +14,7 @@ import { EtcdError } from "../errors.js";
 import { DEFAULTS, type AuthOptions, type TlsOptions } from "../options.js";
 import type { ProbeVerdict } from "../endpoints/engine.js";
 import { H1Error, H1Pool } from "./h1.js";
+import { requestProblem } from "./h1-parse.js";
 
 /** HTTP methods the v2 API uses. */
 export type HttpMethod = "GET" | "HEAD" | "PUT" | "POST" | "DELETE";
@@ -130,6 +131,9 @@ export class HttpTransport {
     const headers: Record<string, string> = {};
     if (this.authHeader !== undefined) headers.authorization = this.authHeader;
     if (req.body !== undefined) headers["content-type"] = req.contentType ?? "application/x-www-form-urlencoded";
+    // The same checks as our pool's, so a replacement dispatcher's callers see the same INVALID_ARGUMENT.
+    const problem = requestProblem(req.method, req.path, req.body === undefined ? "" : `content-type: ${headers["content-type"] ?? ""}\r\n`);
+    if (problem !== undefined) return Promise.reject(new EtcdError("INVALID_ARGUMENT", `refused before sending: ${problem}`, { endpoint }));
     return new Promise((resolve, reject) => {
       const handler = new ReplyHandler(endpoint, signal, this.options.maxResponseBytes ?? DEFAULTS.maxResponseBytes, resolve, reject);
       if (signal.aborted) {

@@ -81,6 +81,7 @@ export class EtcdV2Client {
       transport: options.transport,
       onCurl: options.onCurl,
       maxResponseBytes: options.maxResponseBytes,
+      connections: options.connections,
     });
     this.#transport = transport;
     this.#engine = new EndpointEngine(

@@ -306,6 +306,11 @@ export interface EtcdV2ClientOptions extends EngineOptions {
   readonly transport?: V2Dispatcher | undefined;
   /** Receives every request as an equivalent curl command line, password redacted. */
   readonly onCurl?: ((line: string) => void) | undefined;
+  /**
+   * Connections per member for ordinary requests (default 64; watches use their own). HTTP/1.1
+   * carries one request per connection at a time, so requests past it wait for a free one.
+   */
+  readonly connections?: number | undefined;
   /** The largest reply body accepted, in bytes, long polls included (default 64 MiB); past it a call fails RESPONSE_TOO_LARGE. */
   readonly maxResponseBytes?: number | undefined;
 }

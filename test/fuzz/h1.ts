@@ -122,3 +122,4 @@ export const target = {
 };
 
 export const { name, property } = target;
+export default target;

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { after, describe, it } from "node:test";
+import { Agent } from "undici";
 import { EtcdError, EtcdV2Client } from "../../src/index.js";
 import { H1Pool } from "../../src/transport/h1.js";
 import { failure, get, ok, requestLine, scripted, type Script, type Scripted } from "./h1-scripted.js";
@@ -45,6 +46,12 @@ describe("HTTP/1.1 limits and request checks against scripted servers", () => {
     const splitting = "/v2/keys/a HTTP/1.1\r\nx-injected: yes\r\n\r\nDELETE /v2/keys/victim";
     await assert.rejects(client.raw("GET", splitting), (e: unknown) => e instanceof EtcdError && e.code === "INVALID_ARGUMENT" && /CR, LF/.test(e.message));
     await assert.rejects(client.raw("GET", "/v2/keys/a\0b"), (e: unknown) => e instanceof EtcdError && e.code === "INVALID_ARGUMENT");
+    // The same refusal through a replacement undici dispatcher (the transport option).
+    const agent = new Agent();
+    const viaUndici = new EtcdV2Client({ endpoints: [s.url], healthInterval: 60_000, transport: agent });
+    clients.push(viaUndici);
+    await assert.rejects(viaUndici.raw("GET", splitting), (e: unknown) => e instanceof EtcdError && e.code === "INVALID_ARGUMENT");
+    await agent.close();
     const direct = await failure(pool(s.url, 1024).request({ method: "GET", path: "/a\r\nb", headers: "", body: undefined }, never), "INVALID_REQUEST");
     assert.equal(direct.written, false);
     await failure(pool(s.url, 1024).request({ method: "GET", path: "/a", headers: "x: 1\r\ny: 2\nz: 3\r\n", body: undefined }, never), "INVALID_REQUEST");
