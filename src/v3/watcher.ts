@@ -115,7 +115,9 @@ const EVENT_OVERHEAD = 160;
 export class Watcher implements V3Watch {
   /** The create request, sent with `startRevision: resume` on every stream. */
   readonly request: WatchCreateRequest;
+  /** See `V3Watch.created`. */
   readonly created: Promise<bigint>;
+  /** See `V3Watch.ended`. */
   readonly ended: Promise<V3WatchEnd>;
   /** Where the watch is in its life. */
   state: WatcherState = "queued";
@@ -144,6 +146,7 @@ export class Watcher implements V3Watch {
   #rejectCreated!: (error: unknown) => void;
   #resolveEnded!: (end: V3WatchEnd) => void;
 
+  /** A watch on `host`, created from `resume` (0n: now), paused past `limits`. */
   constructor(host: WatchHost, request: WatchCreateRequest, resume: bigint, limits: WatchLimits, onProgress: ((revision: bigint) => void) | undefined) {
     this.#host = host;
     this.request = request;
@@ -158,22 +161,27 @@ export class Watcher implements V3Watch {
     this.ended = new Promise((resolve) => (this.#resolveEnded = resolve));
   }
 
+  /** See `V3Watch.endReason`. */
   get endReason(): V3WatchEnd | undefined {
     return this.#end;
   }
 
+  /** See `V3Watch.buffered`. */
   get buffered(): number {
     return this.#queue.length - this.#head;
   }
 
+  /** See `V3Watch.overflows`. */
   get overflows(): number {
     return this.#overflows;
   }
 
+  /** The watch is its own iterator. */
   [Symbol.asyncIterator](): this {
     return this;
   }
 
+  /** The next event, in revision order: queued ones first, then the next to arrive; done once the watch has ended. */
   next(): Promise<IteratorResult<V3WatchEvent>> {
     while (this.#head < this.#queue.length) {
       const item = this.#take();
@@ -204,6 +212,7 @@ export class Watcher implements V3Watch {
     this.finish(end);
   }
 
+  /** See `V3Watch.requestProgress`. */
   async requestProgress(options?: CallOptions): Promise<bigint> {
     if (this.state === "ended") throw this.#endedError();
     const signal = options?.signal;

@@ -111,7 +111,7 @@ test("a watch created now reports later changes only", async () => {
       stop.abort();
     }
   })();
-  // The watch's creation is not observable, so writes repeat until one is seen; none may be the earlier one.
+  // Without waiting for `created` (v3-watch-api tests that), writes repeat until one is seen; none may be the earlier one.
   for (let i = 0; i < 100 && events.length === 0; i++) {
     await client.put(`${p}/k`, `after${i}`);
     await sleep(50);
