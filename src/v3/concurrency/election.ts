@@ -174,6 +174,7 @@ export class Election {
       const mine = await this.#client.get(key, { serializable: false, signal });
       if (mine.kvs[0]?.createRevision !== revision) throw new EtcdError("NOT_LEADER", `${key} (created at revision ${revision}) was gone when the wait ended: the session's lease expired or it was deleted`);
       signal.throwIfAborted();
+      session.throwIfLost();
       return new Leadership(this.#client, session, owned, key, revision);
     } catch (error) {
       await this.#withdraw(key, revision, session, owned);

@@ -234,7 +234,7 @@ async function verify(client: KvClient, key: string, revision: bigint, session: 
   const reply = await client.get(key, { serializable: false, signal });
   if (reply.kvs[0]?.createRevision !== revision) throw new EtcdError("LOCK_LOST", `${key} (created at revision ${revision}) was gone when the wait ended: the session's lease expired or it was deleted`);
   signal.throwIfAborted();
-  if (!session.live) throw asEtcdError(session.signal.reason);
+  session.throwIfLost();
 }
 
 /** Deletes our key only if it is still the one created at `revision`; true if it was deleted. */
