@@ -33,6 +33,14 @@ export interface LockOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** Options of `etcd.withLock`. */
+export interface WithLockOptions {
+  /** TTL in seconds of the lock's own session (default 60). */
+  readonly ttl?: number | undefined;
+  /** Stops waiting for the lock (it does not stop the function once it runs: pass `lock.signal` on). */
+  readonly signal?: AbortSignal | undefined;
+}
+
 /** Where a held lock is. */
 type LockState = "held" | "released" | "lost";
 
