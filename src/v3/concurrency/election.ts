@@ -65,6 +65,7 @@ export class Leadership implements AsyncDisposable {
   readonly #controller = new AbortController();
   #state: LeadershipState = "leading";
   #loss: EtcdError | undefined;
+  #resigning: Promise<void> | undefined;
 
   /** @internal Built by Election once elected. */
   constructor(client: KvClient, session: Session, owned: boolean, key: string, revision: bigint) {
@@ -107,8 +108,20 @@ export class Leadership implements AsyncDisposable {
     }
   }
 
-  /** Gives up leadership: deletes the key if it is still ours, closes the campaign's own session. NOT_LEADER if it was lost. */
-  async resign(): Promise<void> {
+  /**
+   * Gives up leadership: deletes the key if it is still ours, closes the campaign's own session.
+   * NOT_LEADER if it was lost before. Idempotent (so `await using` after an explicit resign is fine).
+   */
+  resign(): Promise<void> {
+    this.#resigning ??= this.#resign().catch((error: unknown) => {
+      // A failed delete may be tried again; a loss is final.
+      if (!(error instanceof EtcdError && error.code === "NOT_LEADER")) this.#resigning = undefined;
+      throw error;
+    });
+    return this.#resigning;
+  }
+
+  async #resign(): Promise<void> {
     const loss = this.#loss;
     if (this.#state === "leading") {
       this.#state = "resigned";
