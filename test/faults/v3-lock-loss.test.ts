@@ -8,7 +8,7 @@
  */
 import { after, before, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { EtcdV3Client, type EtcdError } from "../../src/index.js";
+import { EtcdError, EtcdV3Client } from "../../src/index.js";
 import { partitionSupport, sleep, startCluster, type Cluster } from "../harness/index.js";
 import { abortTime } from "../integration/concurrency-kit.js";
 
@@ -93,6 +93,10 @@ async function race(t: TestContext, name: string, holder: readonly number[], con
     const faultAt = performance.now();
     await fault(lock.session.lease);
     const abortedAt = await aborted;
+    // unlock() after the loss says so at once, even with the cluster out of reach.
+    const unlockAt = performance.now();
+    await assert.rejects(lock.unlock(), (e: unknown) => e instanceof EtcdError && e.code === "LOCK_LOST");
+    assert.ok(performance.now() - unlockAt < 1_000, `unlock took ${Math.round(performance.now() - unlockAt)} ms`);
     await repair();
     const taken = await taking;
     t.diagnostic(`A's signal aborted ${Math.round(abortedAt - faultAt)} ms after the fault, ${Math.round(acquiredAt - abortedAt)} ms before B acquired`);

@@ -127,10 +127,17 @@ export class Leadership implements AsyncDisposable {
       this.#state = "resigned";
       this.#controller.abort(new EtcdError("RELEASED", `${this.key} resigned`));
     }
-    const deleted = await deleteOwn(this.#client, this.key, this.revision);
-    if (this.#owned) await this.session.close();
-    if (loss !== undefined) throw new EtcdError("NOT_LEADER", `${this.key} lost leadership before resigning: ${loss.message}`, { cause: loss });
-    if (!deleted) throw new EtcdError("NOT_LEADER", `${this.key} (created at revision ${this.revision}) was gone at resign`);
+    const release = async (): Promise<boolean> => {
+      const deleted = await deleteOwn(this.#client, this.key, this.revision);
+      if (this.#owned) await this.session.close();
+      return deleted;
+    };
+    if (loss !== undefined) {
+      // Lost (perhaps cut off from the cluster): say so now; the key, if still ours, goes in the background.
+      release().catch(() => undefined);
+      throw new EtcdError("NOT_LEADER", `${this.key} lost leadership before resigning: ${loss.message}`, { cause: loss });
+    }
+    if (!(await release())) throw new EtcdError("NOT_LEADER", `${this.key} (created at revision ${this.revision}) was gone at resign`);
   }
 
   /** `await using leadership = await election.campaign(v)` resigns at the end of the scope. */
