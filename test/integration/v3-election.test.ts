@@ -63,6 +63,7 @@ describe("election", () => {
     leader = await other.election(name).leader();
     assert.equal(leader?.value.toString(), "host-a:8080");
     await leadership.resign();
+    await leadership.resign();
     assert.equal((leadership.signal.reason as EtcdError).code, "RELEASED");
     assert.equal(await election.leader(), undefined);
     await rejectsWith(leadership.proclaim("late"), "NOT_LEADER");

@@ -95,6 +95,16 @@ export class Session implements AsyncDisposable {
     return this.#state === "live";
   }
 
+  /**
+   * Throws the signal's reason if the session is lost or closed, or if the safe deadline has
+   * passed even though the timer has not fired yet (a stalled event loop): call it right before
+   * an action that must not happen after a loss.
+   */
+  throwIfLost(): void {
+    this.#check();
+    this.signal.throwIfAborted();
+  }
+
   /** Stops keeping the lease alive and revokes it (deleting every lock and candidate key on it); idempotent. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -135,6 +145,7 @@ export class Session implements AsyncDisposable {
 
   /** Aborts once the certain deadline less the margin has passed; otherwise looks again then. */
   readonly #check = (): void => {
+    clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#state !== "live") return;
     const now = performance.now();
