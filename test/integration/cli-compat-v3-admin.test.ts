@@ -80,6 +80,13 @@ const GROUPS: Readonly<Record<string, readonly Case[]>> = {
   alarm: [...each("alarm list", {}, ["simple", "json", "table"]), { args: "alarm disarm" }, { args: "alarm disarm -w json" }, { args: "alarm list x" }, { args: "alarm disarm x" }],
   defrag: [{ args: "defrag" }, { args: "defrag --cluster" }],
   "move-leader": [{ args: "move-leader" }, { args: "move-leader zz" }, { args: "move-leader 1234" }],
+  "lock/elect": [
+    { args: "lock" },
+    { args: "elect" },
+    { args: "elect x" },
+    { args: "elect -l x y" },
+    { args: "elect x y z" },
+  ],
   check: [{ args: "check perf --load x" }, { args: "check perf --prefix /{K}/", setup: ["put /{K}/x 1"], cleanup: ["del /{K}/x"] }],
   auth: [
     { args: "user add {U} --interactive=false", stdin: "pw\n" },
@@ -234,6 +241,25 @@ describe(`etcd-ts prints what ETCDCTL_API=3 etcdctl ${version()} prints: admin c
     assert.match(stdout, /^Compacting with revision \d+\nCompacted with revision \d+\nPASS: Throughput is 1[45]\d writes\/s\nPASS: Slowest request took \d\.\d{6}s\nPASS: Stddev is \d\.\d{6}s\nPASS\n$/);
     assert.equal(code, 0);
     assert.equal((await ours([...eps, "get", "--prefix", "/perf-check/", "--count-only", "-w", "fields"])).stdout.includes('"Count" : 0'), true);
+  });
+
+  it("snapshot save on a terminal draws a progress line, erases it, then prints etcdctl's line", async () => {
+    const { run } = await import("../../src/cli/run.js");
+    const dir = mkdtempSync(join(tmpdir(), `${TEMP_PREFIX}cli3-bar-`));
+    trackDir(dir);
+    let stdout = "";
+    const code = await run([`--endpoints=${cluster.clientUrl(1)}`, "snapshot", "save", join(dir, "t.db")], {
+      stdout: (t) => (stdout += t),
+      stderr: (t) => (stdout += t),
+      env: { ETCDCTL_API: "3" },
+      readStdin: () => Promise.resolve(""),
+      readSecret: () => Promise.resolve(""),
+      trapInterrupt: () => new AbortController().signal,
+      isTerminal: true,
+    });
+    assert.equal(code, 0);
+    assert.match(stdout, /^\rDownloading snapshot: \d+(\.\d)? [kM]?B \d+% at /);
+    assert.ok(stdout.endsWith(`100% at ${/at ([^\r]+)\r +\rSnapshot/.exec(stdout)?.[1] ?? "?"}${/\r +\r/.exec(stdout)?.[0] ?? "?"}Snapshot saved at ${join(dir, "t.db")}\n`), stdout);
   });
 
   it("auth enable (making the root role), status, and disable with root's credentials", async () => {
