@@ -87,7 +87,10 @@ const GROUPS: Readonly<Record<string, readonly Case[]>> = {
     { args: "elect -l x y" },
     { args: "elect x y z" },
   ],
-  check: [{ args: "check perf --load x" }, { args: "check perf --prefix /{K}/", setup: ["put /{K}/x 1"], cleanup: ["del /{K}/x"] }],
+  check: [{ args: "check perf --load x" }, { args: "check perf --prefix /{K}/", setup: ["put /{K}/x 1"], cleanup: ["del /{K}/x"] },
+    { args: "check datascale --load x" },
+    { args: "check datascale --prefix /{K}/", setup: ["put /{K}/x 1"], cleanup: ["del /{K}/x"] },
+  ],
   auth: [
     { args: "user add {U} --interactive=false", stdin: "pw\n" },
     { args: "user add {U} --new-user-password=x" },
@@ -241,6 +244,13 @@ describe(`etcd-ts prints what ETCDCTL_API=3 etcdctl ${version()} prints: admin c
     assert.match(stdout, /^Compacting with revision \d+\nCompacted with revision \d+\nPASS: Throughput is 1[45]\d writes\/s\nPASS: Slowest request took \d\.\d{6}s\nPASS: Stddev is \d\.\d{6}s\nPASS\n$/);
     assert.equal(code, 0);
     assert.equal((await ours([...eps, "get", "--prefix", "/perf-check/", "--count-only", "-w", "fields"])).stdout.includes('"Count" : 0'), true);
+  });
+
+  it("check datascale --load s: etcdctl's start line and its memory verdict from the member's /metrics", async () => {
+    const outcome = await ours([`--endpoints=${cluster.clientUrl(0)}`, "check", "datascale", "--prefix=/scale-check/"]);
+    assert.match(outcome.stdout, /^Start data scale check for work load \[10000 key-value pairs, 1024 bytes per key-value, 50 concurrent clients\]\.\nPASS: Approximate system memory used : -?\d+\.\d\d MB\.\n$/);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    assert.match((await ours([...eps, "get", "--prefix", "/scale-check/", "--count-only", "-w", "fields"])).stdout, /"Count" : 0/);
   });
 
   it("snapshot save on a terminal draws a progress line, erases it, then prints etcdctl's line", async () => {
