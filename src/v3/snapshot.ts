@@ -35,7 +35,7 @@ export interface SnapshotProgress {
 
 /** Options of `maintenance.snapshotToFile()`. */
 export interface SnapshotFileOptions extends SnapshotOptions {
-  /** Called after each chunk is written. */
+  /** Called after each chunk is written, with the bytes written so far. */
   readonly onProgress?: ((progress: SnapshotProgress) => void) | undefined;
 }
 
@@ -259,9 +259,12 @@ export async function snapshotToFile(stream: SnapshotStream, path: string, optio
   const file = await open(temporary, "wx", 0o600);
   let closed = false;
   try {
+    let written = 0;
     for await (const chunk of stream) {
       await file.write(chunk);
-      options.onProgress?.(stream.progress);
+      written += chunk.length;
+      // Bytes on disk, not bytes received: chunks may be queued well ahead of the writes.
+      options.onProgress?.({ bytes: written, total: stream.progress.total });
     }
     await file.sync();
     // An abort that came after the last chunk still wins: the caller was told it stopped the save.

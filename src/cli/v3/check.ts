@@ -4,6 +4,8 @@
  * above 90 % of the rate, slowest write under 0.5 s, standard deviation under 0.1 s) and deletes
  * the keys. ETCDTS_CHECK_PERF_SECONDS shortens the run (for CI); etcdctl has no such knob.
  */
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import type { EtcdV3Client } from "../../v3/client.js";
 import { CliExit } from "../shared/exit.js";
 import { goQuote } from "../shared/gofmt.js";
@@ -28,40 +30,47 @@ interface Tally {
   readonly errors: Map<string, number>;
 }
 
-/** Writes at `rate` per second until `until` (or `stop`), spread over `writers` concurrent loops. */
-async function load(clients: readonly EtcdV3Client[], prefix: string, cfg: Load, until: number, stop: AbortSignal, tally: Tally): Promise<void> {
-  const value = Buffer.alloc(1024);
-  const interval = 1000 / cfg.rate;
-  let next = performance.now();
-  const ticket = async (): Promise<boolean> => {
-    const at = next;
-    next += interval;
-    if (at >= until || stop.aborted) return false;
-    const wait = at - performance.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    return true;
-  };
+/** The next key and value to write, or undefined when the load is over. */
+type NextWrite = () => Promise<readonly [Buffer, Buffer] | undefined>;
+
+/** Runs `writers` concurrent loops, each writing what `next` hands out, spread over `clients`. */
+async function writeMany(clients: readonly EtcdV3Client[], writers: number, next: NextWrite, tally: Tally, onWrite?: () => void): Promise<void> {
   await Promise.all(
-    Array.from({ length: cfg.writers }, async (_, i) => {
+    Array.from({ length: writers }, async (_, i) => {
       const client = clients[Math.floor(i / WRITERS_PER_CLIENT)] ?? clients[0];
-      while (client !== undefined && (await ticket())) {
-        const key = Buffer.concat([Buffer.from(prefix), randomKey()]);
+      for (let write = await next(); client !== undefined && write !== undefined; write = await next()) {
         const started = performance.now();
         try {
-          await client.put(key, value);
+          await client.put(write[0], write[1]);
           tally.latencies.push((performance.now() - started) / 1000);
         } catch (error) {
           const text = errorText(error);
           tally.errors.set(text, (tally.errors.get(text) ?? 0) + 1);
         }
+        onWrite?.();
       }
     }),
   );
 }
 
-/** 256 bytes holding the zig-zag varint of a random 63-bit number, as etcdctl's `binary.PutVarint`. */
-function randomKey(): Buffer {
-  const key = Buffer.alloc(256);
+/** check perf's writes: random 256-byte keys, 1 KiB values, at `rate` per second until `until` (or `stop`). */
+function paced(prefix: string, cfg: Load, until: number, stop: AbortSignal): NextWrite {
+  const value = Buffer.alloc(1024);
+  const interval = 1000 / cfg.rate;
+  let next = performance.now();
+  return async () => {
+    const at = next;
+    next += interval;
+    if (at >= until || stop.aborted) return undefined;
+    const wait = at - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    return [Buffer.concat([Buffer.from(prefix), randomKey(256)]), value];
+  };
+}
+
+/** `size` bytes holding the zig-zag varint of a random 63-bit number, as etcdctl's `binary.PutVarint`. */
+function randomKey(size: number): Buffer {
+  const key = Buffer.alloc(size);
   let n = BigInt(Math.floor(Math.random() * 2 ** 52)) * 2048n + BigInt(Math.floor(Math.random() * 2048));
   n <<= 1n;
   let i = 0;
@@ -126,7 +135,7 @@ async function perf(ctx: V3Context, _args: readonly string[], flags: Flags): Pro
   const started = performance.now();
   try {
     // Ctrl-C ends the load early; the keys are still deleted and the verdict printed, as etcdctl does.
-    await load([client, ...extra], prefix, cfg, started + seconds * 1000, ctx.io.trapInterrupt(), tally);
+    await writeMany([client, ...extra], cfg.writers, paced(prefix, cfg, started + seconds * 1000, ctx.io.trapInterrupt()), tally);
   } finally {
     await Promise.all(extra.map((c) => c.close()));
   }
@@ -145,6 +154,11 @@ async function cleanup(ctx: V3Context, client: EtcdV3Client, prefix: string, fla
     ctx.out(`FAIL: Cleanup failed during key deletion: ERROR(${errorText(error)})\n`);
     return;
   }
+  await compactAndDefrag(ctx, client, revision, flags);
+}
+
+/** `--auto-compact` and `--auto-defrag`, with etcdctl's `compact` and `defrag` lines. */
+async function compactAndDefrag(ctx: V3Context, client: EtcdV3Client, revision: bigint, flags: Flags): Promise<void> {
   try {
     if (flags.bool("auto-compact")) {
       ctx.out(`Compacting with revision ${revision}\n`);
@@ -161,6 +175,96 @@ async function cleanup(ctx: V3Context, client: EtcdV3Client, prefix: string, fla
   } catch (error) {
     ctx.failWith(error);
   }
+}
+
+const SCALES: Readonly<Record<string, { readonly count: number; readonly writers: number }>> = {
+  s: { count: 10_000, writers: 50 },
+  m: { count: 100_000, writers: 200 },
+  l: { count: 1_000_000, writers: 500 },
+  xl: { count: 3_000_000, writers: 1000 },
+};
+
+/** The member's `process_resident_memory_bytes` from its /metrics, or 0 after printing why not (etcdctl's endpointMemoryMetrics). */
+async function residentMemory(ctx: V3Context, endpoint: string): Promise<number> {
+  const url = `${endpoint.includes("://") ? endpoint : `http://${endpoint}`}/metrics`;
+  let text: string;
+  try {
+    const { tls } = (await ctx.settings()).options;
+    const request = url.startsWith("https://") ? httpsRequest : httpRequest;
+    text = await new Promise<string>((resolve, reject) => {
+      const ca = tls?.ca;
+      const options = { cert: tls?.cert, key: tls?.key, ca: Array.isArray(ca) ? [...(ca as readonly (string | Buffer)[])] : (ca as string | Buffer | undefined), rejectUnauthorized: tls?.rejectUnauthorized, timeout: 10_000 };
+      const req = request(url, options, (res: IncomingMessage) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (body += chunk));
+        res.on("end", () => { resolve(body); });
+        res.on("error", reject);
+      });
+      req.on("error", reject);
+      req.end();
+    });
+  } catch (error) {
+    ctx.out(`fetch error: Get "${url}": ${error instanceof Error ? error.message : String(error)}\n`);
+    return 0;
+  }
+  const line = text.split("\n").find((l) => l.startsWith("process_resident_memory_bytes"));
+  if (line === undefined) {
+    ctx.out("could not find: process_resident_memory_bytes\n");
+    return 0;
+  }
+  return Number(line.slice("process_resident_memory_bytes".length).trim());
+}
+
+async function datascale(ctx: V3Context, _args: readonly string[], flags: Flags): Promise<void> {
+  const model = ALIASES[flags.string("load")];
+  const cfg = model === undefined ? undefined : SCALES[model];
+  if (cfg === undefined) return ctx.fail(`unknown load option ${flags.string("load")}`, EXIT.badFeature);
+  const prefix = flags.string("prefix");
+  const settings = await ctx.settings();
+  const client = await ctx.client();
+  let found;
+  try {
+    found = await client.get(prefix, { prefix: true, limit: 1, ...(await ctx.call()) });
+  } catch (error) {
+    return ctx.failWith(error);
+  }
+  if (found.kvs.length > 0) ctx.fail(`prefix ${goQuote(prefix)} has keys. Delete with etcdctl del --prefix ${prefix} first`, EXIT.invalidInput);
+  const memory = (): Promise<number> => residentMemory(ctx, settings.endpoints[0] ?? "");
+  const before = await memory();
+  if (before === 0) return noMetrics(ctx, "before");
+  ctx.out(`Start data scale check for work load [${cfg.count} key-value pairs, 1024 bytes per key-value, ${cfg.writers} concurrent clients].\n`);
+  const { EtcdV3Client: Client } = await import("../../v3/client.js");
+  const extra = Array.from({ length: Math.ceil(cfg.writers / WRITERS_PER_CLIENT) - 1 }, () => new Client(settings.options));
+  const tally: Tally = { latencies: [], errors: new Map() };
+  const value = Buffer.alloc(512);
+  let left = cfg.count;
+  const next: NextWrite = () => Promise.resolve(left-- > 0 ? ([Buffer.concat([Buffer.from(prefix), randomKey(512)]), value] as const) : undefined);
+  try {
+    await writeMany([client, ...extra], cfg.writers, next, tally);
+  } finally {
+    await Promise.all(extra.map((c) => c.close()));
+  }
+  const after = await memory();
+  if (after === 0) return noMetrics(ctx, "after");
+  let revision: bigint;
+  try {
+    revision = (await client.delete(prefix, { prefix: true })).header.revision;
+  } catch (error) {
+    return ctx.failWith(error);
+  }
+  await compactAndDefrag(ctx, client, revision, flags);
+  if (tally.errors.size > 0) {
+    ctx.out("FAIL: too many errors\n");
+    for (const [text, n] of tally.errors) ctx.out(`FAIL: ERROR(${text}) -> ${n}\n`);
+    throw new CliExit(EXIT.error);
+  }
+  ctx.out(`PASS: Approximate system memory used : ${((after - before) / (1024 * 1024)).toFixed(2)} MB.\n`);
+}
+
+function noMetrics(ctx: V3Context, when: "before" | "after"): never {
+  ctx.out(`FAIL: Could not read process_resident_memory_bytes ${when} the put operations.\n`);
+  throw new CliExit(EXIT.error);
 }
 
 /** `etcdctl check`. */
@@ -180,6 +284,19 @@ export const CHECK: CommandSpec = {
         { name: "auto-defrag", kind: "bool", defaultValue: "false", usage: "Defragment storage after test is finished." },
       ],
       action: perf,
+    },
+    {
+      name: "datascale",
+      use: "[options]",
+      short: "Check the memory usage of holding data for different workloads on a given server endpoint.",
+      long: "If no endpoint is provided, localhost will be used. If multiple endpoints are provided, first endpoint will be used.",
+      flags: [
+        { name: "load", kind: "string", defaultValue: "s", usage: "The datascale check's workload model. Accepted workloads: s(small), m(medium), l(large), xl(xLarge)" },
+        { name: "prefix", kind: "string", defaultValue: "/etcdctl-check-datascale/", usage: "The prefix for writing the datascale check's keys." },
+        { name: "auto-compact", kind: "bool", defaultValue: "false", usage: "Compact storage with last revision after test is finished." },
+        { name: "auto-defrag", kind: "bool", defaultValue: "false", usage: "Defragment storage after test is finished." },
+      ],
+      action: datascale,
     },
   ],
 };

@@ -147,6 +147,14 @@ const RESTORE_FLAGS: readonly FlagSpec[] = [
   str("initial-advertise-peer-urls", "http://localhost:2380", "List of this member's peer URLs to advertise to the rest of the cluster"),
   str("name", "default", "Human-readable name for this member"),
   { name: "skip-hash-check", kind: "bool", defaultValue: "false", usage: "Ignore snapshot integrity hash value (required if copied from data directory)" },
+  { name: "bump-revision", kind: "uint", defaultValue: "0", usage: "How much to increase the latest revision after restore" },
+  {
+    name: "mark-compacted",
+    kind: "bool",
+    defaultValue: "false",
+    usage: "Mark the latest revision after restore as the point of scheduled compaction (required if --bump-revision > 0, disallowed otherwise)",
+  },
+  { name: "initial-memory-map-size", kind: "uint", defaultValue: "0", usage: "Initial memory map size of the database in bytes. It uses the default value if not defined or defined to 0" },
 ];
 
 const cluster: FlagSpec = { name: "cluster", kind: "bool", defaultValue: "false", usage: "use all endpoints from the cluster member list" };
@@ -186,7 +194,13 @@ export const SNAPSHOT: CommandSpec = {
   short: "Manages etcd node snapshots",
   subcommands: [
     { name: "save", use: "<filename>", short: "Stores an etcd node backend snapshot to a given file", action: snapshotSave },
-    { name: "restore", use: "<filename> [options]", short: "Restores an etcd member snapshot to an etcd directory", flags: RESTORE_FLAGS, action: etcdutlOnly("restore", "<filename> --data-dir <dir>") },
-    { name: "status", use: "<filename>", short: "[deprecated] Gets backend snapshot status of a given file", action: etcdutlOnly("status", "<filename>") },
+    { name: "restore", use: "<filename> [options]", short: "Restores an etcd member snapshot to an etcd directory", long: "Moved to `etcdctl snapshot restore ...`\n", flags: RESTORE_FLAGS, action: etcdutlOnly("restore", "<filename> --data-dir <dir>") },
+    {
+      name: "status",
+      use: "<filename>",
+      short: "[deprecated] Gets backend snapshot status of a given file",
+      long: "When --write-out is set to simple, this command prints out comma-separated status lists for each endpoint.\nThe items in the lists are hash, revision, total keys, total size.\n\nMoved to 'etcdctl snapshot status ...'\n",
+      action: etcdutlOnly("status", "<filename>"),
+    },
   ],
 };
