@@ -39,6 +39,7 @@ export type {
 
 export { EtcdError, canRetry, isEtcdError } from "./errors.js";
 export type { Delivery, EtcdErrorCode, EtcdErrorFields, MemberHealth } from "./errors.js";
+export type { Repeat } from "./errors.js";
 export { DEFAULTS } from "./options.js";
 export type { AuthOptions, CallOptions, Consistency, EngineOptions, Logger, TlsOptions } from "./options.js";
 export { defaultCheckRetry } from "./endpoints/retry.js";

@@ -75,4 +75,21 @@ describe("examples", () => {
       rmSync(file, { force: true });
     }
   });
+
+  it("lock: two workers' read-modify-write increments never interleave", async () => {
+    const lines = await run("lock");
+    assert.deepEqual(lines.slice(0, 2).sort(), ["worker-a done", "worker-b done"]);
+    assert.equal(lines.at(-1), "counter = 30 after 2 workers × 15 locked increments; at most 1 held the lock at once");
+  });
+
+  it("leader-worker: one leader at a time, each resigning to the next, observed in order", async () => {
+    const lines = await run("leader-worker");
+    const elected = lines.filter((l) => l.endsWith(": elected")).map((l) => l.slice(0, -": elected".length));
+    assert.deepEqual([...elected].sort(), ["candidate-1", "candidate-2", "candidate-3"]);
+    // Each leader resigns before the next is elected.
+    const events = lines.filter((l) => /^candidate-\d: (elected|resigning)/.test(l)).map((l) => l.replace(/ after.*$/, ""));
+    assert.deepEqual(events, elected.flatMap((name) => [`${name}: elected`, `${name}: resigning`]));
+    const last = elected.at(-1) ?? "";
+    assert.equal(lines.at(-1), `leaders in order: ${elected.join(", ")}; last work: ${last} round 3`);
+  });
 });
