@@ -120,4 +120,4 @@ export type { ElectionOptions, CampaignOptions, ObserveOptions, LeaderInfo } fro
 export type { TxnOptions } from "./v3/types.js";
 
 export { migrateV2ToV3, verifyV2ToV3 } from "./migrate/index.js";
-export type { Difference, MigrateV2ToV3Options, MigrationPhase, MigrationProgress, MigrationReport, SkippedKey } from "./migrate/index.js";
+export type { Difference, MigrateV2ToV3Options, MigrationConflict, MigrationPhase, MigrationProgress, MigrationReport, SkippedKey } from "./migrate/index.js";

@@ -73,6 +73,14 @@ export interface MigrateV2ToV3Options {
   readonly onProgress?: ((progress: MigrationProgress) => void) | undefined;
 }
 
+/** A v3 key someone else changed, left as it was. */
+export interface MigrationConflict {
+  /** The v2 key whose copy it is. */
+  readonly key: string;
+  /** What was found, in words. */
+  readonly reason: string;
+}
+
 /** What a migration did. */
 export interface MigrationReport {
   /** The v2 index the tree was read at. */
@@ -94,7 +102,7 @@ export interface MigrationReport {
   /** Keys not written, and why (too large for the destination). */
   readonly skipped: readonly SkippedKey[];
   /** v3 keys changed by someone else: reported, not overwritten. */
-  readonly conflicts: readonly { readonly key: string; readonly reason: string }[];
+  readonly conflicts: readonly MigrationConflict[];
   /** v2 events applied after the copy. */
   readonly events: number;
   /** Times the watch's history had moved on and the tree was re-read and reconciled. */

@@ -40,10 +40,26 @@ export interface V3WatchEvent {
  * (the iterator threw it: COMPACTED, PERMISSION_DENIED, WATCH_CANCELED …).
  */
 export type V3WatchEnd =
-  | { readonly kind: "returned" }
-  | { readonly kind: "aborted"; readonly reason: unknown }
-  | { readonly kind: "client-closed" }
-  | { readonly kind: "error"; readonly error: Error };
+  | {
+      /** The reader stopped it (`break` or `return()`). */
+      readonly kind: "returned";
+    }
+  | {
+      /** The watch's own signal aborted it. */
+      readonly kind: "aborted";
+      /** The signal's reason, as given. */
+      readonly reason: unknown;
+    }
+  | {
+      /** The client was closed (or destroyed). */
+      readonly kind: "client-closed";
+    }
+  | {
+      /** It failed: COMPACTED, a permission refused, or the watch canceled by etcd. */
+      readonly kind: "error";
+      /** The failure the iterator threw. */
+      readonly error: Error;
+    };
 
 /** A watch: an async iterator of events, with its creation, its end and its buffer observable. */
 export interface V3Watch extends AsyncIterableIterator<V3WatchEvent> {
