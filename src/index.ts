@@ -113,3 +113,7 @@ export type { MutexOptions, LockOptions } from "./v3/concurrency/mutex.js";
 export { Election, Leadership } from "./v3/concurrency/election.js";
 export type { ElectionOptions, CampaignOptions, ObserveOptions, LeaderInfo } from "./v3/concurrency/election.js";
 export type { TxnOptions } from "./v3/types.js";
+export { toJsonSafe } from "./v3/json-form.js";
+export type { JsonSafe } from "./v3/json-form.js";
+export type { PrefixMapOptions, ValueForm, ValueOf, ValueReadOptions } from "./v3/values.js";
+export type { AuthStatusResult } from "./v3/auth.js";

@@ -8,7 +8,8 @@
  * "already exists" or "not found" and hide the success (add, delete, revoke) is "once": after a
  * possible delivery the caller gets OUTCOME_UNKNOWN, never a misleading answer.
  */
-import type { Repeat } from "../errors.js";
+import { EtcdError, type Repeat } from "../errors.js";
+import { GRPC_STATUS } from "../codec/v3-errors.js";
 import type { CallOptions } from "../options.js";
 import { Permission_Type, type Permission as PbPermission } from "./gen/authpb.js";
 import {
@@ -16,6 +17,8 @@ import {
   AuthDisableResponse,
   AuthEnableRequest,
   AuthEnableResponse,
+  AuthStatusRequest,
+  AuthStatusResponse,
   AuthenticateRequest,
   AuthenticateResponse,
   AuthHeaderResponse,
@@ -50,6 +53,16 @@ export type PermissionType = "read" | "write" | "readwrite";
 export interface AuthResult {
   /** Who answered and at what revision. */
   readonly header: ResponseHeader;
+}
+
+/** What `auth.status` returns. */
+export interface AuthStatusResult {
+  /** Who answered and at what revision. */
+  readonly header: ResponseHeader;
+  /** Whether authentication is on. */
+  readonly enabled: boolean;
+  /** The auth store's revision: it grows with every user, role or permission change. */
+  readonly authRevision: bigint;
 }
 
 /** What `authenticate` returns. */
@@ -134,6 +147,7 @@ const HEADER_ONLY = AuthHeaderResponse;
 const ENABLE = spec("auth.enable", METHODS.authEnable, "idempotent", AuthEnableRequest, AuthEnableResponse);
 /** Authenticate, sent without a token; a token request changes nothing a second copy could undo, so it is re-sent like a read. */
 export const AUTHENTICATE = spec("auth.authenticate", METHODS.authenticate, "read", AuthenticateRequest, AuthenticateResponse);
+const STATUS = spec("auth.status", METHODS.authStatus, "read", AuthStatusRequest, AuthStatusResponse);
 const DISABLE = spec("auth.disable", METHODS.authDisable, "idempotent", AuthDisableRequest, AuthDisableResponse);
 const USER_ADD = spec("auth.users.add", METHODS.userAdd, "once", AuthUserAddRequest, HEADER_ONLY);
 const USER_GET = spec("auth.users.get", METHODS.userGet, "read", AuthUserGetRequest, AuthUserGetResponse);
@@ -208,6 +222,22 @@ export class V3Auth {
   /** Turns authentication on; the `root` user must exist and hold the `root` role. A no-op when already on. */
   async enable(options?: CallOptions): Promise<AuthResult> {
     return headerOnly(await this.#rpc.call(ENABLE, {}, options));
+  }
+
+  /**
+   * Whether authentication is on, and the auth store's revision (etcd 3.5 and later; a 3.4
+   * member answers UNIMPLEMENTED, reported as UNSUPPORTED). Re-sent freely (a read).
+   */
+  async status(options?: CallOptions): Promise<AuthStatusResult> {
+    try {
+      const r = await this.#rpc.call(STATUS, {}, options);
+      return { header: header(r.header), enabled: r.enabled, authRevision: r.authRevision };
+    } catch (error) {
+      if (error instanceof EtcdError && error.status === GRPC_STATUS.UNIMPLEMENTED) {
+        throw new EtcdError("UNSUPPORTED", "auth status needs etcd 3.5 or later: this member does not implement AuthStatus", { endpoint: error.endpoint, status: error.status, cause: error });
+      }
+      throw error;
+    }
   }
 
   /** Turns authentication off (root only). A no-op when already off. */

@@ -27,7 +27,7 @@ import { EtcdError } from "../errors.js";
 import type { Operation } from "../endpoints/engine.js";
 import { pause, reconnectDelay } from "../endpoints/retry.js";
 import type { GrpcStream, Metadata } from "../transport/grpc.js";
-import { invalid, optionsOf, toInt64 } from "./convert.js";
+import { invalid, leaseHex, optionsOf, toInt64 } from "./convert.js";
 import { LeaseKeepAliveRequest, LeaseKeepAliveResponse } from "./gen/etcdserverpb.js";
 import { METHODS } from "./methods.js";
 import { decode, type V3Rpc } from "./rpc.js";
@@ -430,7 +430,7 @@ export class KeepAliveManager {
     const lease = this.#kept.get(response.ID);
     if (lease === undefined) return;
     if (response.TTL <= 0n) {
-      this.lose(lease.id, gone(lease.id, new EtcdError("LEASE_NOT_FOUND", `etcd has no lease ${lease.id}`, { endpoint })));
+      this.lose(lease.id, gone(lease.id, new EtcdError("LEASE_NOT_FOUND", `etcd has no lease ${leaseHex(lease.id)}`, { endpoint })));
       return;
     }
     const sentAt = lease.sentAt;
@@ -449,8 +449,8 @@ export class KeepAliveManager {
     const why = last === undefined ? "" : ` (last keep-alive stream failure: ${last.message})`;
     const what =
       lease.ttl === 0
-        ? `no renewal of lease ${lease.id} was acknowledged within ${this.#rpc.engine.requestTimeout} ms of keepAlive()`
-        : `lease ${lease.id} was not renewed within its ${lease.ttl} s TTL: no renewal acknowledged for ${(now - lease.deadline + lease.ttl * 1000).toFixed(0)} ms`;
+        ? `no renewal of lease ${leaseHex(lease.id)} was acknowledged within ${this.#rpc.engine.requestTimeout} ms of keepAlive()`
+        : `lease ${leaseHex(lease.id)} was not renewed within its ${lease.ttl} s TTL: no renewal acknowledged for ${(now - lease.deadline + lease.ttl * 1000).toFixed(0)} ms`;
     return new EtcdError("LEASE_LOST", `${what}, so etcd may have expired it${why}`, { endpoint: last?.endpoint, cause: last });
   }
 
@@ -493,7 +493,7 @@ export function leaseIdOf(id: bigint): bigint {
 
 /** The LEASE_LOST that a final answer from etcd (lease not found) becomes. */
 export function gone(id: bigint, cause: EtcdError): EtcdError {
-  return new EtcdError("LEASE_LOST", `etcd says lease ${id} has expired or was revoked`, { endpoint: cause.endpoint, cause });
+  return new EtcdError("LEASE_LOST", `etcd says lease ${leaseHex(id)} has expired or was revoked`, { endpoint: cause.endpoint, cause });
 }
 
 /**

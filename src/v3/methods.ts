@@ -26,6 +26,7 @@ export const METHODS = Object.freeze({
   moveLeader: "/etcdserverpb.Maintenance/MoveLeader",
   authEnable: "/etcdserverpb.Auth/AuthEnable",
   authDisable: "/etcdserverpb.Auth/AuthDisable",
+  authStatus: "/etcdserverpb.Auth/AuthStatus",
   authenticate: "/etcdserverpb.Auth/Authenticate",
   userAdd: "/etcdserverpb.Auth/UserAdd",
   userGet: "/etcdserverpb.Auth/UserGet",
