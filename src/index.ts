@@ -109,7 +109,7 @@ export type { KvClient } from "./v3/concurrency/kv.js";
 export { Session } from "./v3/concurrency/session.js";
 export type { SessionOptions } from "./v3/concurrency/session.js";
 export { Mutex, Lock } from "./v3/concurrency/mutex.js";
-export type { MutexOptions, LockOptions } from "./v3/concurrency/mutex.js";
+export type { MutexOptions, LockOptions, WithLockOptions } from "./v3/concurrency/mutex.js";
 export { Election, Leadership } from "./v3/concurrency/election.js";
 export type { ElectionOptions, CampaignOptions, ObserveOptions, LeaderInfo } from "./v3/concurrency/election.js";
 export type { TxnOptions } from "./v3/types.js";

@@ -54,7 +54,7 @@ import { runStm, type StmOptions, type StmTx } from "./concurrency/stm.js";
 import { keyExists, readJson, readNumber, readPrefixMap, readString, type PrefixMapOptions, type ValueForm, type ValueOf, type ValueReadOptions } from "./values.js";
 import { Namespace } from "./concurrency/namespace.js";
 import { Election, type ElectionOptions } from "./concurrency/election.js";
-import { Mutex, type Lock, type MutexOptions } from "./concurrency/mutex.js";
+import { Mutex, type Lock, type MutexOptions, type WithLockOptions } from "./concurrency/mutex.js";
 import { Session, type SessionOptions } from "./concurrency/session.js";
 import type {
   Bytes,
@@ -317,7 +317,7 @@ export class EtcdV3Client {
    * on to the work: it aborts if the lock may be lost. Rejects with LOCK_LOST if the lock was
    * lost before `fn` finished, even when `fn` succeeded.
    */
-  async withLock<T>(name: string, fn: (lock: Lock) => Promise<T>, options: { readonly ttl?: number | undefined; readonly signal?: AbortSignal | undefined } = {}): Promise<T> {
+  async withLock<T>(name: string, fn: (lock: Lock) => Promise<T>, options: WithLockOptions = {}): Promise<T> {
     const lock = await new Mutex(this, name, { ttl: options.ttl }).lock({ signal: options.signal });
     let result: T;
     try {

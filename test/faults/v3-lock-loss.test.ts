@@ -8,7 +8,7 @@
  */
 import { after, before, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { EtcdV3Client, type EtcdError } from "../../src/index.js";
+import { EtcdError, EtcdV3Client } from "../../src/index.js";
 import { partitionSupport, sleep, startCluster, type Cluster } from "../harness/index.js";
 import { abortTime } from "../integration/concurrency-kit.js";
 
@@ -39,6 +39,31 @@ async function waitForKeys(client: EtcdV3Client, name: string, count: number): P
   assert.fail(`${name} never had ${count} keys`);
 }
 
+/**
+ * Waits until every member serves a linearizable read: a member rejoining after the previous
+ * scenario's fault can leave its clients without a leader for a while, and a 3 s session of a
+ * client bound to it would rightly be lost before the next fault is even injected.
+ */
+async function settle(): Promise<void> {
+  await cluster.waitHealthy();
+  for (const i of [0, 1, 2]) {
+    const probe = clientOf([i]);
+    try {
+      for (let t = 0; ; t++) {
+        try {
+          await probe.get("settle", { timeout: 2_000 });
+          break;
+        } catch (error) {
+          if (t >= 10) throw error;
+          await sleep(500);
+        }
+      }
+    } finally {
+      await probe.close();
+    }
+  }
+}
+
 interface Outcome {
   readonly abortedAt: number;
   readonly acquiredAt: number;
@@ -50,6 +75,7 @@ interface Outcome {
  * lease, `repair` undoes the fault once A's signal aborted. Returns both times.
  */
 async function race(t: TestContext, name: string, holder: readonly number[], contender: readonly number[], fault: (lease: bigint) => Promise<void>, repair: () => Promise<void>): Promise<Outcome> {
+  await settle();
   const a = clientOf(holder);
   const b = clientOf(contender);
   try {
@@ -67,6 +93,10 @@ async function race(t: TestContext, name: string, holder: readonly number[], con
     const faultAt = performance.now();
     await fault(lock.session.lease);
     const abortedAt = await aborted;
+    // unlock() after the loss says so at once, even with the cluster out of reach.
+    const unlockAt = performance.now();
+    await assert.rejects(lock.unlock(), (e: unknown) => e instanceof EtcdError && e.code === "LOCK_LOST");
+    assert.ok(performance.now() - unlockAt < 1_000, `unlock took ${Math.round(performance.now() - unlockAt)} ms`);
     await repair();
     const taken = await taking;
     t.diagnostic(`A's signal aborted ${Math.round(abortedAt - faultAt)} ms after the fault, ${Math.round(acquiredAt - abortedAt)} ms before B acquired`);
@@ -116,6 +146,7 @@ test("(c) the holder's member cut off from its peers: the holder's signal aborts
     t.skip(`iptables partitions are unavailable here: ${support.why ?? "unknown reason"}`);
     return;
   }
+  await settle();
   const leader = await cluster.leader();
   const isolated = [0, 1, 2].find((i) => i !== leader) ?? 0;
   const others = [0, 1, 2].filter((i) => i !== isolated);
@@ -136,6 +167,7 @@ test("(c) an isolated leader of an election stops leading before another candida
     t.skip(`iptables partitions are unavailable here: ${support.why ?? "unknown reason"}`);
     return;
   }
+  await settle();
   const raftLeader = await cluster.leader();
   const isolated = [0, 1, 2].find((i) => i !== raftLeader) ?? 0;
   const a = clientOf([isolated]);
@@ -160,6 +192,82 @@ test("(c) an isolated leader of an election stops leading before another candida
     cluster.heal(isolated);
     await a.close();
     await b.close();
+    await cluster.waitHealthy();
+  }
+});
+
+test("the acquire txn marked idempotent is re-sent after a hung member; a plain write txn ends OUTCOME_UNKNOWN; the late copy changes nothing", async () => {
+  const leader = await cluster.leader();
+  const hung = [0, 1, 2].find((i) => i !== leader) ?? 0;
+  // Each starts on the member about to hang and learns the others from it.
+  const plain = new EtcdV3Client({ endpoints: [cluster.clientUrl(hung)], requestTimeout: 5_000 });
+  const marked = new EtcdV3Client({ endpoints: [cluster.clientUrl(hung)], requestTimeout: 5_000 });
+  const name = cluster.prefix("idempotent");
+  const acquireTxn = (key: string) => ({
+    compare: [{ key, target: "create", result: "==", value: 0n }] as const,
+    success: [{ put: { key, value: "mine" } }],
+    failure: [{ get: { key } }],
+  });
+  try {
+    await plain.sync();
+    await marked.sync();
+    assert.equal(plain.currentEndpoint, cluster.clientUrl(hung));
+    assert.equal(marked.currentEndpoint, cluster.clientUrl(hung));
+    await cluster.member(hung).pause();
+    const failed = await plain.txn(acquireTxn(`${name}/plain`)).then(
+      () => undefined,
+      (error: unknown) => error as EtcdError,
+    );
+    assert.equal(failed?.code, "OUTCOME_UNKNOWN");
+    const done = await marked.txn(acquireTxn(`${name}/marked`), { idempotent: true });
+    assert.equal(done.succeeded, true, "re-sent to a live member and applied there");
+    await cluster.member(hung).resume();
+    await sleep(1_500);
+    const kv = (await marked.get(`${name}/marked`)).kvs[0];
+    assert.equal(kv?.version, 1n, "a late first copy, if applied, took the read branch");
+    assert.equal(kv.createRevision, done.header.revision);
+  } finally {
+    if (cluster.member(hung).paused) await cluster.member(hung).resume();
+    await plain.close();
+    await marked.close();
+    await cluster.waitHealthy();
+  }
+});
+
+test("observe() follows the election through a SIGSTOP of its member: every leader and value, in order", async () => {
+  const leader = await cluster.leader();
+  const stopped = [0, 1, 2].find((i) => i !== leader) ?? 0;
+  const observer = new EtcdV3Client({ endpoints: [cluster.clientUrl(stopped)], requestTimeout: 5_000 });
+  const actors = clientOf([0, 1, 2].filter((i) => i !== stopped));
+  const name = cluster.prefix("observe-failover");
+  const stop = new AbortController();
+  const seen: string[] = [];
+  try {
+    await observer.sync();
+    const following = (async () => {
+      for await (const info of observer.election(name).observe({ signal: stop.signal })) {
+        seen.push(info.value.toString());
+        if (seen.length === 4) return;
+      }
+    })();
+    const first = await actors.election(name, { ttl: 10 }).campaign("one");
+    for (let t = 0; seen.length < 1 && t < 200; t++) await sleep(25);
+    await cluster.member(stopped).pause();
+    await first.proclaim("one-b");
+    const secondPending = actors.election(name, { ttl: 10 }).campaign("two");
+    await waitForKeys(actors, name, 2);
+    await first.resign();
+    const second = await secondPending;
+    await second.proclaim("two-b");
+    const end = await Promise.race([following.then(() => "done"), sleep(15_000).then(() => "timeout")]);
+    assert.deepEqual(seen, ["one", "one-b", "two", "two-b"]);
+    assert.equal(end, "done");
+    await second.resign();
+  } finally {
+    stop.abort();
+    if (cluster.member(stopped).paused) await cluster.member(stopped).resume();
+    await observer.close();
+    await actors.close();
     await cluster.waitHealthy();
   }
 });

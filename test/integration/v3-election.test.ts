@@ -26,7 +26,7 @@ after(async () => {
 });
 
 async function keysUnder(name: string): Promise<string[]> {
-  return (await etcd.get(`${name}/`, { prefix: true })).kvs.map((kv) => kv.key.toString());
+  return (await etcd.get(`${name}/`, { prefix: true, sortTarget: "create", sortOrder: "ascend" })).kvs.map((kv) => kv.key.toString());
 }
 
 async function waitForKeys(name: string, count: number): Promise<void> {
@@ -62,6 +62,7 @@ describe("election", () => {
     await leadership.proclaim("host-a:8080");
     leader = await other.election(name).leader();
     assert.equal(leader?.value.toString(), "host-a:8080");
+    await leadership.resign();
     await leadership.resign();
     assert.equal((leadership.signal.reason as EtcdError).code, "RELEASED");
     assert.equal(await election.leader(), undefined);

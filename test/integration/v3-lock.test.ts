@@ -24,9 +24,9 @@ after(async () => {
   await cluster.stop();
 });
 
-/** The keys under a lock's prefix. */
+/** The keys under a lock's prefix, oldest first (create-revision order, the queue's order). */
 async function keysUnder(name: string): Promise<string[]> {
-  const reply = await etcd.get(`${name}/`, { prefix: true });
+  const reply = await etcd.get(`${name}/`, { prefix: true, sortTarget: "create", sortOrder: "ascend" });
   return reply.kvs.map((kv) => kv.key.toString());
 }
 
@@ -180,9 +180,52 @@ describe("mutex", () => {
     const taken = await next;
     await aborted(lock.signal);
     assert.ok(["LOCK_LOST", "LEASE_LOST"].includes((lock.signal.reason as EtcdError).code));
+    const fenced = await etcd.txn({
+      compare: [{ key: lock.key, target: "create", result: "==", value: lock.revision }],
+      success: [{ put: { key: `${name}-data`, value: "late write" } }],
+    });
+    assert.equal(fenced.succeeded, false, "a write fenced by the lost lock's revision is refused");
     await rejectsWith(lock.unlock(), "LOCK_LOST");
     assert.deepEqual(await keysUnder(name), [taken.key], "the next holder's key stays");
     await taken.unlock();
+  });
+
+  it("5 clients x 4 acquisitions: held intervals never overlap and a fenced counter counts every increment", async () => {
+    const name = cluster.prefix("contend");
+    const counter = `${name}-counter`;
+    await etcd.put(counter, "0");
+    const clients = [etcd, other, etcd, other, etcd];
+    const intervals: { start: number; end: number }[] = [];
+    await Promise.all(
+      clients.map(async (client, w) => {
+        for (let round = 0; round < 4; round++) {
+          const lock = await client.mutex(name, { ttl: 5 }).lock();
+          const start = performance.now();
+          const value = Number((await client.get(counter)).kvs[0]?.value.toString());
+          await new Promise((r) => setTimeout(r, (w * 7 + round * 3) % 20));
+          const write = await client.txn({
+            compare: [{ key: lock.key, target: "create", result: "==", value: lock.revision }],
+            success: [{ put: { key: counter, value: String(value + 1) } }],
+          });
+          assert.equal(write.succeeded, true);
+          intervals.push({ start, end: performance.now() });
+          await lock.unlock();
+        }
+      }),
+    );
+    intervals.sort((a, b) => a.start - b.start);
+    for (let i = 1; i < intervals.length; i++) {
+      const [prev, cur] = [intervals[i - 1], intervals[i]];
+      assert.ok(prev !== undefined && cur !== undefined && cur.start >= prev.end, `interval ${i} starts before ${i - 1} ends`);
+    }
+    assert.equal((await etcd.get(counter)).kvs[0]?.value.toString(), "20");
+    assert.deepEqual(await keysUnder(name), []);
+  });
+
+  it("txn's idempotent option must be a boolean", async () => {
+    await rejectsWith(etcd.txn({}, { idempotent: "yes" as unknown as boolean }), "INVALID_ARGUMENT");
+    const r = await etcd.txn({ success: [{ put: { key: cluster.prefix("idem"), value: "x" } }] }, { idempotent: true });
+    assert.equal(r.succeeded, true);
   });
 
   it("a given session that is already lost is refused", async () => {

@@ -65,6 +65,7 @@ export class Leadership implements AsyncDisposable {
   readonly #controller = new AbortController();
   #state: LeadershipState = "leading";
   #loss: EtcdError | undefined;
+  #resigning: Promise<void> | undefined;
 
   /** @internal Built by Election once elected. */
   constructor(client: KvClient, session: Session, owned: boolean, key: string, revision: bigint) {
@@ -107,17 +108,36 @@ export class Leadership implements AsyncDisposable {
     }
   }
 
-  /** Gives up leadership: deletes the key if it is still ours, closes the campaign's own session. NOT_LEADER if it was lost. */
-  async resign(): Promise<void> {
+  /**
+   * Gives up leadership: deletes the key if it is still ours, closes the campaign's own session.
+   * NOT_LEADER if it was lost before. Idempotent (so `await using` after an explicit resign is fine).
+   */
+  resign(): Promise<void> {
+    this.#resigning ??= this.#resign().catch((error: unknown) => {
+      // A failed delete may be tried again; a loss is final.
+      if (!(error instanceof EtcdError && error.code === "NOT_LEADER")) this.#resigning = undefined;
+      throw error;
+    });
+    return this.#resigning;
+  }
+
+  async #resign(): Promise<void> {
     const loss = this.#loss;
     if (this.#state === "leading") {
       this.#state = "resigned";
       this.#controller.abort(new EtcdError("RELEASED", `${this.key} resigned`));
     }
-    const deleted = await deleteOwn(this.#client, this.key, this.revision);
-    if (this.#owned) await this.session.close();
-    if (loss !== undefined) throw new EtcdError("NOT_LEADER", `${this.key} lost leadership before resigning: ${loss.message}`, { cause: loss });
-    if (!deleted) throw new EtcdError("NOT_LEADER", `${this.key} (created at revision ${this.revision}) was gone at resign`);
+    const release = async (): Promise<boolean> => {
+      const deleted = await deleteOwn(this.#client, this.key, this.revision);
+      if (this.#owned) await this.session.close();
+      return deleted;
+    };
+    if (loss !== undefined) {
+      // Lost (perhaps cut off from the cluster): say so now; the key, if still ours, goes in the background.
+      release().catch(() => undefined);
+      throw new EtcdError("NOT_LEADER", `${this.key} lost leadership before resigning: ${loss.message}`, { cause: loss });
+    }
+    if (!(await release())) throw new EtcdError("NOT_LEADER", `${this.key} (created at revision ${this.revision}) was gone at resign`);
   }
 
   /** `await using leadership = await election.campaign(v)` resigns at the end of the scope. */
@@ -174,6 +194,7 @@ export class Election {
       const mine = await this.#client.get(key, { serializable: false, signal });
       if (mine.kvs[0]?.createRevision !== revision) throw new EtcdError("NOT_LEADER", `${key} (created at revision ${revision}) was gone when the wait ended: the session's lease expired or it was deleted`);
       signal.throwIfAborted();
+      session.throwIfLost();
       return new Leadership(this.#client, session, owned, key, revision);
     } catch (error) {
       await this.#withdraw(key, revision, session, owned);

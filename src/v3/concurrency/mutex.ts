@@ -33,6 +33,14 @@ export interface LockOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** Options of `etcd.withLock`. */
+export interface WithLockOptions {
+  /** TTL in seconds of the lock's own session (default 60). */
+  readonly ttl?: number | undefined;
+  /** Stops waiting for the lock (it does not stop the function once it runs: pass `lock.signal` on). */
+  readonly signal?: AbortSignal | undefined;
+}
+
 /** Where a held lock is. */
 type LockState = "held" | "released" | "lost";
 
@@ -101,16 +109,25 @@ export class Lock implements AsyncDisposable {
       this.#controller.abort(new EtcdError("RELEASED", `${this.key} was unlocked`));
     }
     const loss = this.#loss;
+    if (loss !== undefined) {
+      // Lost (perhaps cut off from the cluster): say so now; the key, if still ours, goes in the background.
+      this.#release().catch(() => undefined);
+      throw new EtcdError("LOCK_LOST", `${this.key} was lost before unlock: ${loss.message}`, { cause: loss });
+    }
     try {
-      const deleted = await deleteOwn(this.#client, this.key, this.revision);
-      if (this.#owned) await this.session.close();
-      if (loss !== undefined) throw new EtcdError("LOCK_LOST", `${this.key} was lost before unlock: ${loss.message}`, { cause: loss });
-      if (!deleted) throw new EtcdError("LOCK_LOST", `${this.key} (created at revision ${this.revision}) was gone at unlock: its lease expired or it was deleted`);
+      if (!(await this.#release())) throw new EtcdError("LOCK_LOST", `${this.key} (created at revision ${this.revision}) was gone at unlock: its lease expired or it was deleted`);
     } catch (error) {
       // A failed delete may be tried again; a loss is final.
       if (!(error instanceof EtcdError && error.code === "LOCK_LOST")) this.#unlocking = undefined;
       throw error;
     }
+  }
+
+  /** Deletes the key if it is still ours and closes the lock's own session; whether the key was deleted. */
+  async #release(): Promise<boolean> {
+    const deleted = await deleteOwn(this.#client, this.key, this.revision);
+    if (this.#owned) await this.session.close();
+    return deleted;
   }
 
   #lose(error: EtcdError): void {
@@ -234,7 +251,7 @@ async function verify(client: KvClient, key: string, revision: bigint, session: 
   const reply = await client.get(key, { serializable: false, signal });
   if (reply.kvs[0]?.createRevision !== revision) throw new EtcdError("LOCK_LOST", `${key} (created at revision ${revision}) was gone when the wait ended: the session's lease expired or it was deleted`);
   signal.throwIfAborted();
-  if (!session.live) throw asEtcdError(session.signal.reason);
+  session.throwIfLost();
 }
 
 /** Deletes our key only if it is still the one created at `revision`; true if it was deleted. */

@@ -34,7 +34,7 @@ import type {
 import type { V3WatchEvent, V3WatchOptions } from "../watch.js";
 import type { KvClient } from "./kv.js";
 import { Election, type ElectionOptions } from "./election.js";
-import { Mutex, type Lock, type MutexOptions } from "./mutex.js";
+import { Mutex, type Lock, type MutexOptions, type WithLockOptions } from "./mutex.js";
 import { Session, type SessionOptions } from "./session.js";
 import { runStm, type StmOptions, type StmTx } from "./stm.js";
 import { keyExists, readJson, readNumber, readPrefixMap, readString, type PrefixMapOptions, type ValueForm, type ValueOf, type ValueReadOptions } from "../values.js";
@@ -159,7 +159,7 @@ export class Namespace implements KvClient {
   }
 
   /** Runs `fn` holding the lock `name` of the namespace, then unlocks (as the client's `withLock`). */
-  async withLock<T>(name: string, fn: (lock: Lock) => Promise<T>, options: { readonly ttl?: number | undefined; readonly signal?: AbortSignal | undefined } = {}): Promise<T> {
+  async withLock<T>(name: string, fn: (lock: Lock) => Promise<T>, options: WithLockOptions = {}): Promise<T> {
     const lock = await this.mutex(name, { ttl: options.ttl }).lock({ signal: options.signal });
     let result: T;
     try {

@@ -25,6 +25,11 @@ export interface SessionOptions {
   readonly ttl?: number | undefined;
   /** Aborts the lease grant. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * How many ms before the lease's certain deadline the signal aborts (default: 1 s, at most a
+   * quarter of the TTL); raise it where the event loop can stall longer than that.
+   */
+  readonly margin?: number | undefined;
 }
 
 /** Where a session is in its life. */
@@ -54,6 +59,8 @@ export class Session implements AsyncDisposable {
   static async open(client: KvClient, options: SessionOptions = {}): Promise<Session> {
     const ttl = options.ttl ?? DEFAULTS.sessionTtl;
     if (typeof ttl !== "number" || !Number.isSafeInteger(ttl) || ttl < 1) throw invalid(`a session TTL must be a positive whole number of seconds, got ${String(ttl)}`);
+    const margin = options.margin;
+    if (margin !== undefined && (typeof margin !== "number" || !Number.isFinite(margin) || margin < 0)) throw invalid(`a session margin must be a number of ms >= 0, got ${String(margin)}`);
     const granted = await client.lease.grant(ttl, { signal: options.signal });
     let keepAlive: LeaseKeepAlive;
     try {
@@ -62,16 +69,16 @@ export class Session implements AsyncDisposable {
       await client.lease.revoke(granted.id).catch(() => undefined);
       throw error;
     }
-    return new Session(client, granted.id, granted.ttl, keepAlive);
+    return new Session(client, granted.id, granted.ttl, keepAlive, margin ?? Math.min(DEFAULTS.sessionMargin, (granted.ttl * 1000) / 4));
   }
 
-  private constructor(client: KvClient, lease: bigint, ttl: number, keepAlive: LeaseKeepAlive) {
+  private constructor(client: KvClient, lease: bigint, ttl: number, keepAlive: LeaseKeepAlive, margin: number) {
     this.#client = client;
     this.lease = lease;
     this.ttl = ttl;
     this.#keepAlive = keepAlive;
     this.signal = this.#controller.signal;
-    this.#margin = Math.min(DEFAULTS.sessionMargin, (ttl * 1000) / 4);
+    this.#margin = margin;
     void keepAlive.lost.then((error) => {
       this.#lose(error);
     });
@@ -86,6 +93,16 @@ export class Session implements AsyncDisposable {
   /** True until the signal aborts. */
   get live(): boolean {
     return this.#state === "live";
+  }
+
+  /**
+   * Throws the signal's reason if the session is lost or closed, or if the safe deadline has
+   * passed even though the timer has not fired yet (a stalled event loop): call it right before
+   * an action that must not happen after a loss.
+   */
+  throwIfLost(): void {
+    this.#check();
+    this.signal.throwIfAborted();
   }
 
   /** Stops keeping the lease alive and revokes it (deleting every lock and candidate key on it); idempotent. */
@@ -128,6 +145,7 @@ export class Session implements AsyncDisposable {
 
   /** Aborts once the certain deadline less the margin has passed; otherwise looks again then. */
   readonly #check = (): void => {
+    clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#state !== "live") return;
     const now = performance.now();

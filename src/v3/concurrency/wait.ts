@@ -37,17 +37,17 @@ export async function waitDeletes(client: KvClient, prefix: string, maxCreateRev
 }
 
 /**
- * Resolves when `key` is deleted at a revision at or after `fromRevision` (at once if it already
- * was); also when that history is compacted away, so the caller reads again. Rejects with the
- * signal's reason when it aborts.
+ * Resolves with "deleted" when `key` is deleted at a revision at or after `fromRevision` (at once
+ * if it already was), or "compacted" when that history is gone, so the caller reads again.
+ * Rejects with the signal's reason when it aborts.
  */
-export async function waitDelete(client: KvClient, key: Buffer | string, fromRevision: bigint, signal: AbortSignal): Promise<void> {
+export async function waitDelete(client: KvClient, key: Buffer | string, fromRevision: bigint, signal: AbortSignal): Promise<"deleted" | "compacted"> {
   try {
     for await (const event of client.watch(key, { startRevision: fromRevision, noPut: true, progressNotify: true, signal })) {
-      if (event.type === "delete") return;
+      if (event.type === "delete") return "deleted";
     }
   } catch (error) {
-    if (error instanceof EtcdError && error.code === "COMPACTED") return;
+    if (error instanceof EtcdError && error.code === "COMPACTED") return "compacted";
     throw error;
   }
   signal.throwIfAborted();
@@ -67,15 +67,21 @@ export function watchOwnKey(client: KvClient, key: string, createRevision: bigin
   const stopped = (): boolean => signal.aborted;
   const follow = async (): Promise<void> => {
     for (let from = createRevision + 1n; !stopped(); ) {
+      let seen: "deleted" | "compacted";
       try {
-        await waitDelete(client, key, from, signal);
+        seen = await waitDelete(client, key, from, signal);
       } catch (error) {
         if (stopped()) return;
         if (!(error instanceof EtcdError) || error.code === "CLIENT_CLOSED") throw error;
         gone(`could not be watched: ${error.message}`);
         return;
       }
-      // A deletion, or a compacted history: read the key to tell which.
+      // Told at once: a contender still has a read to make before it may act.
+      if (seen === "deleted") {
+        gone("was deleted: the lease expired or was revoked, or another client deleted it");
+        return;
+      }
+      // A compacted history: read the key to see whether it is still ours.
       const now = await client.get(key, { serializable: false, signal });
       const kv = now.kvs[0];
       if (kv?.createRevision !== createRevision) {
