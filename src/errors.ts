@@ -84,7 +84,11 @@ export type EtcdErrorCode =
   // lock or leadership given up by its holder (the reason its signal aborts with).
   | "SESSION_CLOSED"
   | "LOCK_LOST"
-  | "RELEASED";
+  | "RELEASED"
+  // The member is too old for the call (e.g. auth status on etcd 3.4).
+  | "UNSUPPORTED"
+  // A stored value is not in the form a typed read asked for (getNumber, getJson).
+  | "BAD_VALUE";
 
 /**
  * Whether a failed request could have reached the server and taken effect.

@@ -121,3 +121,6 @@ export type { TxnOptions } from "./v3/types.js";
 
 export { migrateV2ToV3, verifyV2ToV3 } from "./migrate/index.js";
 export type { Difference, MigrateV2ToV3Options, MigrationConflict, MigrationPhase, MigrationProgress, MigrationReport, SkippedKey } from "./migrate/index.js";
+export { toJsonSafe } from "./v3/json-form.js";
+export type { JsonSafe } from "./v3/json-form.js";
+export type { PrefixMapOptions, ValueForm, ValueOf, ValueReadOptions } from "./v3/values.js";

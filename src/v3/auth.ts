@@ -8,7 +8,8 @@
  * "already exists" or "not found" and hide the success (add, delete, revoke) is "once": after a
  * possible delivery the caller gets OUTCOME_UNKNOWN, never a misleading answer.
  */
-import type { Repeat } from "../errors.js";
+import { EtcdError, type Repeat } from "../errors.js";
+import { GRPC_STATUS } from "../codec/v3-errors.js";
 import type { CallOptions } from "../options.js";
 import { Permission_Type, type Permission as PbPermission } from "./gen/authpb.js";
 import {
@@ -223,15 +224,25 @@ export class V3Auth {
     return headerOnly(await this.#rpc.call(ENABLE, {}, options));
   }
 
+  /**
+   * Whether authentication is on, and the auth store's revision (etcd 3.5 and later; a 3.4
+   * member answers UNIMPLEMENTED, reported as UNSUPPORTED). Re-sent freely (a read).
+   */
+  async status(options?: CallOptions): Promise<AuthStatusResult> {
+    try {
+      const r = await this.#rpc.call(STATUS, {}, options);
+      return { header: header(r.header), enabled: r.enabled, authRevision: r.authRevision };
+    } catch (error) {
+      if (error instanceof EtcdError && error.status === GRPC_STATUS.UNIMPLEMENTED) {
+        throw new EtcdError("UNSUPPORTED", "auth status needs etcd 3.5 or later: this member does not implement AuthStatus", { endpoint: error.endpoint, status: error.status, cause: error });
+      }
+      throw error;
+    }
+  }
+
   /** Turns authentication off (root only). A no-op when already off. */
   async disable(options?: CallOptions): Promise<AuthResult> {
     return headerOnly(await this.#rpc.call(DISABLE, {}, options));
-  }
-
-  /** Whether auth is on, and the auth store's revision (etcd 3.5 and later; 3.4 answers GRPC_ERROR Unimplemented). */
-  async status(options?: CallOptions): Promise<AuthStatusResult> {
-    const reply = await this.#rpc.call(STATUS, {}, options);
-    return { header: header(reply.header), enabled: reply.enabled, authRevision: reply.authRevision };
   }
 
   /**

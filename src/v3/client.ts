@@ -51,6 +51,7 @@ import { V3Lease } from "./lease.js";
 import { V3Maintenance } from "./maintenance.js";
 import { WatchManager, type V3Watch, type V3WatchOptions } from "./watch.js";
 import { runStm, type StmOptions, type StmTx } from "./concurrency/stm.js";
+import { keyExists, readJson, readNumber, readPrefixMap, readString, type PrefixMapOptions, type ValueForm, type ValueOf, type ValueReadOptions } from "./values.js";
 import { Namespace } from "./concurrency/namespace.js";
 import { Election, type ElectionOptions } from "./concurrency/election.js";
 import { Mutex, type Lock, type MutexOptions, type WithLockOptions } from "./concurrency/mutex.js";
@@ -268,6 +269,31 @@ export class EtcdV3Client {
   watch(key: Bytes, options: V3WatchOptions = {}): V3Watch {
     if (this.#closing !== undefined) throw new EtcdError("CLIENT_CLOSED", "the client is closed");
     return this.#watches.watch(key, options);
+  }
+
+  /** The key's value as UTF-8 text, or undefined when the key is absent. */
+  getString(key: Bytes, options?: ValueReadOptions): Promise<string | undefined> {
+    return readString(this, key, options);
+  }
+
+  /** The key's value parsed as JSON (`T` unchecked), or undefined when absent; BAD_VALUE when it is not JSON. */
+  getJson<T = unknown>(key: Bytes, options?: ValueReadOptions): Promise<T | undefined> {
+    return readJson<T>(this, key, options);
+  }
+
+  /** The key's value as a finite number, or undefined when absent; BAD_VALUE when it is not a number. */
+  getNumber(key: Bytes, options?: ValueReadOptions): Promise<number | undefined> {
+    return readNumber(this, key, options);
+  }
+
+  /** True when the key exists (a count-only read). */
+  exists(key: Bytes, options?: ValueReadOptions): Promise<boolean> {
+    return keyExists(this, key, options);
+  }
+
+  /** Every key under `prefix` in a Map from key text to value ("string" by default, "json" or "buffer"), paged as one snapshot. */
+  getPrefixMap<F extends ValueForm = "string">(prefix: Bytes, options?: PrefixMapOptions<F>): Promise<Map<string, ValueOf<F>>> {
+    return readPrefixMap(this, prefix, options);
   }
 
   /**

@@ -4,6 +4,7 @@
  * a round trip and never reaches the retry logic.
  */
 import { EtcdError } from "../errors.js";
+import { jsonable } from "./json-form.js";
 import type {
   DeleteRangeRequest,
   DeleteRangeResponse,
@@ -271,17 +272,17 @@ export function header(h: PbHeader | undefined): ResponseHeader {
 
 /** A Range reply as `get` returns it. */
 export function getResult(r: RangeResponse): GetResult {
-  return { header: header(r.header), kvs: r.kvs, more: r.more, count: r.count };
+  return jsonable({ header: header(r.header), kvs: r.kvs, more: r.more, count: r.count });
 }
 
 /** A Put reply as `put` returns it. */
 export function putResult(r: PutResponse): PutResult {
-  return r.prevKv === undefined ? { header: header(r.header) } : { header: header(r.header), prevKv: r.prevKv };
+  return jsonable(r.prevKv === undefined ? { header: header(r.header) } : { header: header(r.header), prevKv: r.prevKv });
 }
 
 /** A DeleteRange reply as `delete` returns it. */
 export function deleteResult(r: DeleteRangeResponse): DeleteResult {
-  return { header: header(r.header), deleted: r.deleted, prevKvs: r.prevKvs };
+  return jsonable({ header: header(r.header), deleted: r.deleted, prevKvs: r.prevKvs });
 }
 
 function responseOp(op: ResponseOp): TxnOpResult {
@@ -302,7 +303,12 @@ function responseOp(op: ResponseOp): TxnOpResult {
 
 /** A Txn reply as `txn` returns it. */
 export function txnResult(r: TxnResponse): TxnResult {
-  return { header: header(r.header), succeeded: r.succeeded, responses: r.responses.map(responseOp) };
+  return jsonable({ header: header(r.header), succeeded: r.succeeded, responses: r.responses.map(responseOp) });
+}
+
+/** A lease ID as etcdctl and etcd's logs print it: 16 lower-case hex digits (Go's %016x), for messages. */
+export function leaseHex(id: bigint): string {
+  return BigInt.asUintN(64, id).toString(16).padStart(16, "0");
 }
 
 /** A caller's bad value, for an error message: strings and numbers as given, anything else by type. */

@@ -27,7 +27,7 @@
  */
 import { EtcdError, type EtcdErrorCode } from "../errors.js";
 import type { Metadata } from "../transport/grpc.js";
-import { invalid, optionsOf, toInt64 } from "./convert.js";
+import { invalid, leaseHex, optionsOf, toInt64 } from "./convert.js";
 import { LeaseKeepAliveRequest, LeaseKeepAliveResponse } from "./gen/etcdserverpb.js";
 import { METHODS } from "./methods.js";
 import { decode, type V3Rpc } from "./rpc.js";
@@ -353,7 +353,7 @@ export class KeepAliveManager {
     const lease = this.#kept.get(response.ID);
     if (lease === undefined) return;
     if (response.TTL <= 0n) {
-      this.lose(lease.id, gone(lease.id, new EtcdError("LEASE_NOT_FOUND", `etcd has no lease ${lease.id}`, { endpoint })));
+      this.lose(lease.id, gone(lease.id, new EtcdError("LEASE_NOT_FOUND", `etcd has no lease ${leaseHex(lease.id)}`, { endpoint })));
       return;
     }
     const sentAt = lease.sentAt;
@@ -372,8 +372,8 @@ export class KeepAliveManager {
     const why = last === undefined ? "" : ` (last keep-alive stream failure: ${last.message})`;
     const what =
       lease.ttl === 0
-        ? `no renewal of lease ${lease.id} was acknowledged within ${this.#rpc.engine.requestTimeout} ms of keepAlive()`
-        : `lease ${lease.id} was not renewed within its ${lease.ttl} s TTL: no renewal acknowledged for ${(now - lease.deadline + lease.ttl * 1000).toFixed(0)} ms`;
+        ? `no renewal of lease ${leaseHex(lease.id)} was acknowledged within ${this.#rpc.engine.requestTimeout} ms of keepAlive()`
+        : `lease ${leaseHex(lease.id)} was not renewed within its ${lease.ttl} s TTL: no renewal acknowledged for ${(now - lease.deadline + lease.ttl * 1000).toFixed(0)} ms`;
     return new EtcdError("LEASE_LOST", `${what}, so etcd may have expired it${why}`, { endpoint: last?.endpoint, cause: last });
   }
 
@@ -416,5 +416,5 @@ export function leaseIdOf(id: bigint): bigint {
 
 /** The LEASE_LOST that a final answer from etcd (lease not found) becomes. */
 export function gone(id: bigint, cause: EtcdError): EtcdError {
-  return new EtcdError("LEASE_LOST", `etcd says lease ${id} has expired or was revoked`, { endpoint: cause.endpoint, cause });
+  return new EtcdError("LEASE_LOST", `etcd says lease ${leaseHex(id)} has expired or was revoked`, { endpoint: cause.endpoint, cause });
 }

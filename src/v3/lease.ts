@@ -7,7 +7,7 @@ import { EtcdError } from "../errors.js";
 import type { Operation } from "../endpoints/engine.js";
 import type { CallOptions } from "../options.js";
 import type { Metadata } from "../transport/grpc.js";
-import { checkCall, flag, header, invalid, optionsOf, toInt64 } from "./convert.js";
+import { checkCall, flag, header, invalid, leaseHex, optionsOf, toInt64 } from "./convert.js";
 import {
   LeaseGrantRequest,
   LeaseGrantResponse,
@@ -169,13 +169,13 @@ export class V3Lease {
       if (error instanceof EtcdError && error.code === "LEASE_NOT_FOUND") this.#keepAlive.lose(leaseId, gone(leaseId, error));
       // The engine ends a call it may repeat with TIMEOUT or a member failure; a revoke that may have been applied says so.
       if (!sent.mayHaveApplied || !(error instanceof EtcdError) || (error.code !== "TIMEOUT" && !error.memberFailure)) throw error;
-      throw new EtcdError("OUTCOME_UNKNOWN", `revoke of lease ${leaseId} may or may not have been applied: ${error.message}`, {
+      throw new EtcdError("OUTCOME_UNKNOWN", `revoke of lease ${leaseHex(leaseId)} may or may not have been applied: ${error.message}`, {
         delivery: "pending",
         errors: error.errors,
         cause: error,
       });
     }
-    this.#keepAlive.lose(leaseId, new EtcdError("LEASE_LOST", `lease ${leaseId} was revoked by this client`));
+    this.#keepAlive.lose(leaseId, new EtcdError("LEASE_LOST", `lease ${leaseHex(leaseId)} was revoked by this client`));
     if (reply !== undefined) return { header: header(reply.header) };
     return { header: (await this.timeToLive(leaseId, o)).header };
   }
@@ -208,7 +208,7 @@ export class V3Lease {
     const bytes = LeaseKeepAliveRequest.encode({ ID: leaseId }).finish();
     const r = await this.#rpc.engine.execute({ name: "leaseKeepAliveOnce", repeat: "read", run: (endpoint, signal) => this.#once(endpoint, bytes, signal) }, callOptions(o));
     if (r.TTL <= 0n) {
-      const error = new EtcdError("LEASE_NOT_FOUND", `lease ${leaseId} has expired or was revoked`);
+      const error = new EtcdError("LEASE_NOT_FOUND", `lease ${leaseHex(leaseId)} has expired or was revoked`);
       this.#keepAlive.lose(leaseId, gone(leaseId, error));
       throw error;
     }

@@ -25,7 +25,8 @@ after(async () => {
 let n = 0;
 /** A fresh namespace prefix, and a neighbour key that sorts right after every key under it. */
 function fresh(): { prefix: string; neighbour: string } {
-  const prefix = cluster.prefix(`ns${n++}/`);
+  const prefix = `${cluster.prefix(`ns${n++}`)}/`;
+  // "0" is the byte after "/": the first key past the prefix.
   return { prefix, neighbour: `${prefix.slice(0, -1)}0` };
 }
 

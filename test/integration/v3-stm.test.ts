@@ -25,7 +25,7 @@ after(async () => {
 let n = 0;
 /** A fresh key prefix per test. */
 function keys(): { a: string; b: string; c: string } {
-  const p = cluster.prefix(`stm${n++}/`);
+  const p = `${cluster.prefix(`stm${n++}`)}/`;
   return { a: `${p}a`, b: `${p}b`, c: `${p}c` };
 }
 

@@ -12,6 +12,7 @@
  */
 import type { CallOptions } from "../../options.js";
 import { EMPTY, invalid, optionsOf, prefixEnd, rangeEndOf, toBytes, toKey } from "../convert.js";
+import { jsonable } from "../json-form.js";
 import type { V3Lease } from "../lease.js";
 import type {
   Bytes,
@@ -33,9 +34,10 @@ import type {
 import type { V3Watch, V3WatchEvent, V3WatchOptions } from "../watch.js";
 import type { KvClient } from "./kv.js";
 import { Election, type ElectionOptions } from "./election.js";
-import { Mutex, type Lock, type MutexOptions } from "./mutex.js";
+import { Mutex, type Lock, type MutexOptions, type WithLockOptions } from "./mutex.js";
 import { Session, type SessionOptions } from "./session.js";
 import { runStm, type StmOptions, type StmTx } from "./stm.js";
+import { keyExists, readJson, readNumber, readPrefixMap, readString, type PrefixMapOptions, type ValueForm, type ValueOf, type ValueReadOptions } from "../values.js";
 
 /** A prefixed range on the wire: what the inner client is given instead of the caller's range options. */
 interface WireRange {
@@ -125,6 +127,31 @@ export class Namespace implements KvClient {
     return view;
   }
 
+  /** The key's value as UTF-8 text, or undefined when the key is absent. */
+  getString(key: Bytes, options?: ValueReadOptions): Promise<string | undefined> {
+    return readString(this, key, options);
+  }
+
+  /** The key's value parsed as JSON (`T` unchecked), or undefined when absent; BAD_VALUE when it is not JSON. */
+  getJson<T = unknown>(key: Bytes, options?: ValueReadOptions): Promise<T | undefined> {
+    return readJson<T>(this, key, options);
+  }
+
+  /** The key's value as a finite number, or undefined when absent; BAD_VALUE when it is not a number. */
+  getNumber(key: Bytes, options?: ValueReadOptions): Promise<number | undefined> {
+    return readNumber(this, key, options);
+  }
+
+  /** True when the key exists (a count-only read). */
+  exists(key: Bytes, options?: ValueReadOptions): Promise<boolean> {
+    return keyExists(this, key, options);
+  }
+
+  /** Every key under `prefix` in a Map from key text to value ("string" by default, "json" or "buffer"), paged as one snapshot. */
+  getPrefixMap<F extends ValueForm = "string">(prefix: Bytes, options?: PrefixMapOptions<F>): Promise<Map<string, ValueOf<F>>> {
+    return readPrefixMap(this, prefix, options);
+  }
+
   /** `stm` run inside the namespace: the function reads and writes bare keys. */
   stm<T>(apply: (tx: StmTx) => Promise<T>, options?: StmOptions): Promise<T> {
     return runStm(this, apply, options);
@@ -141,7 +168,7 @@ export class Namespace implements KvClient {
   }
 
   /** Runs `fn` holding the lock `name` of the namespace, then unlocks (as the client's `withLock`). */
-  async withLock<T>(name: string, fn: (lock: Lock) => Promise<T>, options: { readonly ttl?: number | undefined; readonly signal?: AbortSignal | undefined } = {}): Promise<T> {
+  async withLock<T>(name: string, fn: (lock: Lock) => Promise<T>, options: WithLockOptions = {}): Promise<T> {
     const lock = await this.mutex(name, { ttl: options.ttl }).lock({ signal: options.signal });
     let result: T;
     try {
@@ -208,15 +235,15 @@ export class Namespace implements KvClient {
   }
 
   #getResult(r: GetResult): GetResult {
-    return { ...r, kvs: r.kvs.map((kv) => this.#strip(kv)) };
+    return jsonable({ ...r, kvs: r.kvs.map((kv) => this.#strip(kv)) });
   }
 
   #putResult(r: PutResult): PutResult {
-    return r.prevKv === undefined ? r : { ...r, prevKv: this.#strip(r.prevKv) };
+    return r.prevKv === undefined ? r : jsonable({ ...r, prevKv: this.#strip(r.prevKv) });
   }
 
   #deleteResult(r: DeleteResult): DeleteResult {
-    return { ...r, prevKvs: r.prevKvs.map((kv) => this.#strip(kv)) };
+    return jsonable({ ...r, prevKvs: r.prevKvs.map((kv) => this.#strip(kv)) });
   }
 
   #txnResult(r: TxnResult): TxnResult {
@@ -226,7 +253,7 @@ export class Namespace implements KvClient {
       if ("delete" in op) return { delete: this.#deleteResult(op.delete) };
       return { txn: this.#txnResult(op.txn) };
     };
-    return { ...r, responses: r.responses.map(one) };
+    return jsonable({ ...r, responses: r.responses.map(one) });
   }
 }
 

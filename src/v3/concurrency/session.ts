@@ -15,7 +15,7 @@
  */
 import { EtcdError } from "../../errors.js";
 import { DEFAULTS } from "../../options.js";
-import { invalid } from "../convert.js";
+import { invalid, leaseHex } from "../convert.js";
 import type { LeaseKeepAlive } from "../lease.js";
 import type { KvClient } from "./kv.js";
 
@@ -117,7 +117,7 @@ export class Session implements AsyncDisposable {
   }
 
   async #close(): Promise<void> {
-    this.#end("closed", new EtcdError("SESSION_CLOSED", `session of lease ${this.lease} was closed`));
+    this.#end("closed", new EtcdError("SESSION_CLOSED", `session of lease ${leaseHex(this.lease)} was closed`));
     try {
       await this.#client.lease.revoke(this.lease);
     } catch (error) {
@@ -152,7 +152,7 @@ export class Session implements AsyncDisposable {
     const limit = this.#keepAlive.expiresAt - this.#margin;
     if (now >= limit) {
       const late = Math.round(now - this.#keepAlive.expiresAt + this.#margin);
-      this.#lose(new EtcdError("LEASE_LOST", `no keep-alive of lease ${this.lease} was acknowledged in time: etcd may expire it within ${this.#margin} ms (checked ${late} ms past the safe limit)`));
+      this.#lose(new EtcdError("LEASE_LOST", `no keep-alive of lease ${leaseHex(this.lease)} was acknowledged in time: etcd may expire it within ${this.#margin} ms (checked ${late} ms past the safe limit)`));
       return;
     }
     this.#timer = setTimeout(this.#check, Math.max(1, Math.ceil(limit - now)));
