@@ -23,62 +23,12 @@ import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, FLAG, FRAME, H2_ERROR, MAX_WINDOW, P
 import { H2Stream, type H2StreamHandler, type H2StreamOwner } from "./stream.js";
 import { FrameWriter } from "./writer.js";
 
+import { H2Error, type H2ConnectionEvents, type H2ConnectionOptions, type H2State, type RetireReason } from "./contract.js";
+
 export { H2_ERROR } from "./frames.js";
 export type { HeaderField } from "./hpack.js";
 export { H2Stream, type H2StreamHandler } from "./stream.js";
-
-/** The connection's state; see the file comment. */
-export type H2State = "preface" | "open" | "draining" | "closed";
-
-/** Why a connection stopped taking new streams. */
-export type RetireReason = "goaway" | "exhausted" | "protocol" | "socket" | "destroyed";
-
-/** Stable codes of the errors the connection raises. */
-export type H2ErrorCode = "ERR_H2_PROTOCOL" | "ERR_H2_CLOSED" | "ERR_H2_GOAWAY" | "ERR_H2_PENDING_LIMIT" | "ERR_H2_STREAM";
-
-/** A failure of the connection or of one stream, with the HTTP/2 error code when one applies. */
-export class H2Error extends Error {
-  /** Stable code (see H2ErrorCode). */
-  readonly code: H2ErrorCode;
-  /** The HTTP/2 error code sent or received (RFC 9113 §7), when there was one. */
-  readonly h2Code: number | undefined;
-
-  /** Builds the error. */
-  constructor(code: H2ErrorCode, message: string, h2Code?: number, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = "H2Error";
-    this.code = code;
-    this.h2Code = h2Code;
-  }
-}
-
-/** Receives what happens to the connection. */
-export interface H2ConnectionEvents {
-  /** The server's first SETTINGS arrived: it speaks HTTP/2 and takes streams. */
-  ready(): void;
-  /** The connection stopped taking new streams, for `reason`; told once. `error` when it failed. */
-  retired(reason: RetireReason, error: unknown): void;
-  /** The socket closed; every stream has been told. */
-  close(error: unknown): void;
-}
-
-/** How the connection sets up its side, and its limits (defaults in DEFAULTS, src/options.ts). */
-export interface H2ConnectionOptions {
-  /** Our receive window per stream and for the connection, in bytes. */
-  readonly window: number;
-  /** Our SETTINGS_MAX_HEADER_LIST_SIZE, and the most a header block may take before it is decoded. */
-  readonly maxHeaderListBytes: number;
-  /** Once a stream id above this is used, the connection drains so that a fresh one takes new streams. */
-  readonly maxStreamId: number;
-  /** Streams that may wait for a concurrency slot; more are refused with ERR_H2_PENDING_LIMIT. */
-  readonly maxPendingStreams: number;
-  /** Our PINGs that may await their ACK at once. */
-  readonly maxOutstandingPings: number;
-  /** Entries one SETTINGS frame may carry. */
-  readonly maxSettingsEntries: number;
-  /** ACKs (PING, SETTINGS) we may owe before the peer counts as flooding us (ENHANCE_YOUR_CALM). */
-  readonly maxQueuedControlFrames: number;
-}
+export { H2Error, type H2ConnectionEvents, type H2ConnectionOptions, type H2ErrorCode, type H2State, type RetireReason } from "./contract.js";
 
 /** A client HTTP/2 connection on one socket. */
 export class H2Connection implements H2StreamOwner {
@@ -114,7 +64,9 @@ export class H2Connection implements H2StreamOwner {
     this.options = options;
     this.window = Math.min(MAX_WINDOW, Math.max(DEFAULT_WINDOW, options.window));
     this.recvWindow = this.window;
-    this.writer = new FrameWriter(socket);
+    this.writer = new FrameWriter(socket, () => {
+      this.sendBlocked();
+    });
     this.parser = new FrameParser({ maxHeaderBlockBytes: options.maxHeaderListBytes, maxSettingsEntries: options.maxSettingsEntries }, this.sink());
     socket.on("data", (chunk: Buffer) => {
       this.read(chunk);
@@ -310,8 +262,9 @@ export class H2Connection implements H2StreamOwner {
         continue;
       }
       const n = Math.min(remaining, stream.sendWindow, this.sendWindow, this.peerMaxFrame);
-      if (n <= 0) {
-        if (this.sendWindow <= 0) this.blocked.add(stream);
+      if (n <= 0 || this.writer.blocked) {
+        // Waits for a connection WINDOW_UPDATE or the socket's 'drain' (a stream window's own update calls send).
+        if (this.sendWindow <= 0 || this.writer.blocked) this.blocked.add(stream);
         return;
       }
       const last = n === remaining;
@@ -496,9 +449,7 @@ export class H2Connection implements H2StreamOwner {
         return;
       }
       this.sendWindow += increment;
-      const blocked = [...this.blocked];
-      this.blocked.clear();
-      for (const stream of blocked) this.send(stream);
+      this.sendBlocked();
       return;
     }
     const stream = this.known(id);
@@ -509,6 +460,13 @@ export class H2Connection implements H2StreamOwner {
     }
     stream.sendWindow += increment;
     this.send(stream);
+  }
+
+  /** Sends what waited for connection window or for the socket to drain. */
+  private sendBlocked(): void {
+    const blocked = [...this.blocked];
+    this.blocked.clear();
+    for (const stream of blocked) this.send(stream);
   }
 
   /**
