@@ -231,7 +231,9 @@ export class GrpcSession {
   private tick(): void {
     const now = performance.now();
     // Silence only counts while something waits for the server; an idle session owes us nothing.
-    if (this.active === 0 || this.state !== "ready" || this.reads !== this.readsSeen) {
+    // A draining session is watched too: after a rotation a watch stream may live on it for days.
+    const state = this.state;
+    if (this.active === 0 || (state !== "ready" && state !== "draining") || this.reads !== this.readsSeen) {
       this.readsSeen = this.reads;
       this.lastHeard = now;
       return;

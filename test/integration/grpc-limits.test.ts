@@ -144,6 +144,28 @@ describe("gRPC transport limits against a scripted peer", () => {
     assert.equal(peer.connections.length, 2);
   });
 
+  it("a stream left on a rotated (draining) connection is still kept alive: a peer that stops answering PINGs fails it", async () => {
+    const peer = await scriptedPeer((conn) => {
+      conn.onFrame = (f) => {
+        // Answer the stream's headers and then go silent: no more frames, no PING ACKs.
+        if (f.type === T.HEADERS) conn.send(h2frame(T.HEADERS, F.END_HEADERS, f.id, responseHeaders()));
+      };
+    });
+    cleanups.push(peer.close);
+    // maxStreamId 1: the first stream rotates its connection at once.
+    const t = transport({ maxStreamId: 1, keepAlive: 200, keepAliveTimeout: 500 });
+    const started = Date.now();
+    const closed = new Promise<EtcdError | undefined>((resolve) => {
+      const s = t.stream(peer.url, "/t.S/Watch", {}, { onMessage: () => undefined, onClose: resolve });
+      s.write(Buffer.from("w"));
+    });
+    const e = await closed;
+    assert.ok(e instanceof EtcdError, String(e));
+    assert.match(e.message, /did not acknowledge a keepalive PING/);
+    assert.ok(Date.now() - started < 10_000);
+    assert.ok(peer.connections[0]?.frames.some((f) => f.type === T.PING && (f.flags & F.ACK) === 0), "a PING was sent on the draining connection");
+  });
+
   it("calls beyond maxPendingStreams end with PENDING_LIMIT (not a member failure); the others complete", async () => {
     const held: number[] = [];
     let peerConn: PeerConnection | undefined;

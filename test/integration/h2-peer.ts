@@ -155,6 +155,7 @@ export function connectionOptions(over: Partial<H2ConnectionOptions> = {}): H2Co
 /** A bare H2Connection to `port`, with what its events said. */
 export function connect(port: number, over: Partial<H2ConnectionOptions> = {}): {
   h2: H2Connection;
+  socket: net.Socket;
   ready: Promise<void>;
   retired: Promise<{ reason: RetireReason; error: unknown }>;
   closed: Promise<unknown>;
@@ -180,7 +181,7 @@ export function connect(port: number, over: Partial<H2ConnectionOptions> = {}): 
   };
   const socket = net.connect(port, "127.0.0.1");
   socket.on("error", () => undefined);
-  return { h2: new H2Connection(socket, connectionOptions(over), events), ...p };
+  return { h2: new H2Connection(socket, connectionOptions(over), events), socket, ...p };
 }
 
 /** A request header block for a gRPC call to `path`. */

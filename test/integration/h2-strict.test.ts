@@ -229,6 +229,24 @@ describe("HTTP/2 strictness against a scripted peer", () => {
     assert.equal(h2.state, "closed");
   });
 
+  it("a peer that stops reading stops our framing: the socket's queue stays small, and everything arrives once it reads again", async (t) => {
+    const MiB = 1024 * 1024;
+    const { h2, conn, socket } = await setup({}, settings([[0x4, 0x7fff_ffff]]));
+    conn.send(h2frame(T.WINDOW_UPDATE, 0, 0, u32(0x7fff_ffff - 65_535)));
+    await delay(50);
+    conn.socket.pause();
+    const s = h2.request(requestBlock(), recorder().handler);
+    s.write(Buffer.alloc(32 * MiB, 0x61), true);
+    await delay(500);
+    const queued = socket.writableLength;
+    t.diagnostic(`with the peer not reading, ${(queued / MiB).toFixed(2)} MiB of 32 MiB waited in the socket's queue`);
+    assert.ok(queued < 4 * MiB, `${(queued / MiB).toFixed(1)} MiB queued in the socket`);
+    conn.socket.resume();
+    await conn.waitFor((f) => f.type === T.DATA && (f.flags & F.END_STREAM) !== 0, 20_000);
+    const sent = conn.frames.filter((f) => f.type === T.DATA && f.id === 1).reduce((n, f) => n + f.payload.length, 0);
+    assert.equal(sent, 32 * MiB);
+  });
+
   it("streams beyond maxPendingStreams are refused with ERR_H2_PENDING_LIMIT; the queued ones start later", async () => {
     const { h2, conn } = await setup({ maxPendingStreams: 2 }, settings([[0x3, 1]]));
     const running = recorder();

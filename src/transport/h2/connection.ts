@@ -12,73 +12,24 @@
  * - `closed`: the socket is gone or going; every stream has been or is about to be told.
  * Leaving `preface`/`open` is one path, `retire`, which tells the owner once (`retired`).
  *
- * The wire format lives in `codec.ts` (frames in), `frames.ts` (frames out) and `hpack.ts`; the
- * sending side's batching and back-pressure in `writer.ts`. It does not do server push (disabled
+ * The wire format lives in `codec.ts` (frames in), `frames.ts` (frames out) and `hpack.ts`;
+ * DATA within the send windows in `sender.ts`; batching and back-pressure in `writer.ts`. It does not do server push (disabled
  * in our SETTINGS), priorities, or HPACK indexing on the sending side.
  */
 import type { Socket } from "node:net";
 import { FrameParser, H2CodecError, type FrameSink, type SettingEntry } from "./codec.js";
 import { HeaderListTooLargeError, HpackDecoder, HpackError, type HeaderField } from "./hpack.js";
-import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, FLAG, FRAME, H2_ERROR, MAX_WINDOW, PREFACE, SETTING, frame, goawayFrame, rstFrame, settingsFrame, windowUpdateFrame } from "./frames.js";
+import { DEFAULT_WINDOW, FLAG, FRAME, H2_ERROR, MAX_WINDOW, PREFACE, SETTING, frame, goawayFrame, rstFrame, settingsFrame, windowUpdateFrame } from "./frames.js";
 import { H2Stream, type H2StreamHandler, type H2StreamOwner } from "./stream.js";
+import { DataSender } from "./sender.js";
 import { FrameWriter } from "./writer.js";
+
+import { H2Error, type H2ConnectionEvents, type H2ConnectionOptions, type H2State, type RetireReason } from "./contract.js";
 
 export { H2_ERROR } from "./frames.js";
 export type { HeaderField } from "./hpack.js";
 export { H2Stream, type H2StreamHandler } from "./stream.js";
-
-/** The connection's state; see the file comment. */
-export type H2State = "preface" | "open" | "draining" | "closed";
-
-/** Why a connection stopped taking new streams. */
-export type RetireReason = "goaway" | "exhausted" | "protocol" | "socket" | "destroyed";
-
-/** Stable codes of the errors the connection raises. */
-export type H2ErrorCode = "ERR_H2_PROTOCOL" | "ERR_H2_CLOSED" | "ERR_H2_GOAWAY" | "ERR_H2_PENDING_LIMIT" | "ERR_H2_STREAM";
-
-/** A failure of the connection or of one stream, with the HTTP/2 error code when one applies. */
-export class H2Error extends Error {
-  /** Stable code (see H2ErrorCode). */
-  readonly code: H2ErrorCode;
-  /** The HTTP/2 error code sent or received (RFC 9113 §7), when there was one. */
-  readonly h2Code: number | undefined;
-
-  /** Builds the error. */
-  constructor(code: H2ErrorCode, message: string, h2Code?: number, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = "H2Error";
-    this.code = code;
-    this.h2Code = h2Code;
-  }
-}
-
-/** Receives what happens to the connection. */
-export interface H2ConnectionEvents {
-  /** The server's first SETTINGS arrived: it speaks HTTP/2 and takes streams. */
-  ready(): void;
-  /** The connection stopped taking new streams, for `reason`; told once. `error` when it failed. */
-  retired(reason: RetireReason, error: unknown): void;
-  /** The socket closed; every stream has been told. */
-  close(error: unknown): void;
-}
-
-/** How the connection sets up its side, and its limits (defaults in DEFAULTS, src/options.ts). */
-export interface H2ConnectionOptions {
-  /** Our receive window per stream and for the connection, in bytes. */
-  readonly window: number;
-  /** Our SETTINGS_MAX_HEADER_LIST_SIZE, and the most a header block may take before it is decoded. */
-  readonly maxHeaderListBytes: number;
-  /** Once a stream id above this is used, the connection drains so that a fresh one takes new streams. */
-  readonly maxStreamId: number;
-  /** Streams that may wait for a concurrency slot; more are refused with ERR_H2_PENDING_LIMIT. */
-  readonly maxPendingStreams: number;
-  /** Our PINGs that may await their ACK at once. */
-  readonly maxOutstandingPings: number;
-  /** Entries one SETTINGS frame may carry. */
-  readonly maxSettingsEntries: number;
-  /** ACKs (PING, SETTINGS) we may owe before the peer counts as flooding us (ENHANCE_YOUR_CALM). */
-  readonly maxQueuedControlFrames: number;
-}
+export { H2Error, type H2ConnectionEvents, type H2ConnectionOptions, type H2ErrorCode, type H2State, type RetireReason } from "./contract.js";
 
 /** A client HTTP/2 connection on one socket. */
 export class H2Connection implements H2StreamOwner {
@@ -92,15 +43,13 @@ export class H2Connection implements H2StreamOwner {
   private readonly decoder = new HpackDecoder();
   private readonly parser: FrameParser;
   private readonly writer: FrameWriter;
+  private readonly sender: DataSender;
   private readonly streams = new Map<number, H2Stream>();
   private readonly queued: H2Stream[] = [];
-  private readonly blocked = new Set<H2Stream>();
   private readonly pings = new Map<string, (error: unknown) => void>();
   private nextId = 1;
   private maxConcurrent = Number.POSITIVE_INFINITY;
   private peerInitialWindow = DEFAULT_WINDOW;
-  private peerMaxFrame = DEFAULT_MAX_FRAME;
-  private sendWindow = DEFAULT_WINDOW;
   private recvWindow: number;
   private recvConsumed = 0;
   private failure: unknown;
@@ -114,7 +63,10 @@ export class H2Connection implements H2StreamOwner {
     this.options = options;
     this.window = Math.min(MAX_WINDOW, Math.max(DEFAULT_WINDOW, options.window));
     this.recvWindow = this.window;
-    this.writer = new FrameWriter(socket);
+    this.writer = new FrameWriter(socket, () => {
+      this.sender.resume();
+    });
+    this.sender = new DataSender(this.writer);
     this.parser = new FrameParser({ maxHeaderBlockBytes: options.maxHeaderListBytes, maxSettingsEntries: options.maxSettingsEntries }, this.sink());
     socket.on("data", (chunk: Buffer) => {
       this.read(chunk);
@@ -200,7 +152,7 @@ export class H2Connection implements H2StreamOwner {
     if (stream.closed || stream.localEnded) return;
     stream.out.push({ data, offset: 0, end });
     if (end) stream.localEnded = true;
-    if (stream.id !== 0) this.send(stream);
+    if (stream.id !== 0) this.sender.send(stream);
   }
 
   /** @internal */
@@ -277,51 +229,10 @@ export class H2Connection implements H2StreamOwner {
     this.streams.set(stream.id, stream);
     const block = stream.block ?? Buffer.alloc(0);
     stream.block = undefined;
-    this.sendHeaders(stream.id, block);
-    if (stream.out.length > 0) this.send(stream);
+    this.sender.headers(stream.id, block);
+    if (stream.out.length > 0) this.sender.send(stream);
     // Rotation: the streams it has finish here while the owner dials a fresh connection.
     if (stream.id >= this.options.maxStreamId && this.takesStreams) this.retire("exhausted", "draining", undefined);
-  }
-
-  private sendHeaders(id: number, block: Buffer): void {
-    const max = this.peerMaxFrame;
-    if (block.length <= max) {
-      this.writer.push(frame(FRAME.HEADERS, FLAG.END_HEADERS, id, block));
-      return;
-    }
-    this.writer.push(frame(FRAME.HEADERS, 0, id, block.subarray(0, max)));
-    for (let at = max; at < block.length; at += max) {
-      const last = at + max >= block.length;
-      this.writer.push(frame(FRAME.CONTINUATION, last ? FLAG.END_HEADERS : 0, id, block.subarray(at, at + max)));
-    }
-  }
-
-  /** Sends as much of a stream's queued DATA as both windows allow. */
-  private send(stream: H2Stream): void {
-    const out = stream.out;
-    while (out.length > 0 && !stream.closed) {
-      const item = out[0];
-      if (item === undefined) break;
-      const remaining = item.data.length - item.offset;
-      if (remaining === 0) {
-        // An empty DATA costs no window, so it goes even when a window is spent (or negative).
-        if (item.end) this.writer.push(frame(FRAME.DATA, FLAG.END_STREAM, stream.id, undefined));
-        out.shift();
-        continue;
-      }
-      const n = Math.min(remaining, stream.sendWindow, this.sendWindow, this.peerMaxFrame);
-      if (n <= 0) {
-        if (this.sendWindow <= 0) this.blocked.add(stream);
-        return;
-      }
-      const last = n === remaining;
-      const flags = last && item.end ? FLAG.END_STREAM : 0;
-      this.writer.push(frame(FRAME.DATA, flags, stream.id, item.data.subarray(item.offset, item.offset + n)));
-      stream.sendWindow -= n;
-      this.sendWindow -= n;
-      item.offset += n;
-      if (last) out.shift();
-    }
   }
 
   private read(chunk: Buffer): void {
@@ -440,11 +351,11 @@ export class H2Connection implements H2StreamOwner {
         }
         this.peerInitialWindow = value;
         for (const stream of this.streams.values()) stream.sendWindow += delta;
-      } else if (key === SETTING.MAX_FRAME_SIZE) this.peerMaxFrame = value;
+      } else if (key === SETTING.MAX_FRAME_SIZE) this.sender.maxFrame = value;
       // HEADER_TABLE_SIZE needs nothing (our encoder never indexes); the rest are advisory.
     }
     this.pushControl(frame(FRAME.SETTINGS, FLAG.ACK, 0, undefined));
-    for (const stream of [...this.streams.values()]) this.send(stream);
+    for (const stream of [...this.streams.values()]) this.sender.send(stream);
     this.startQueued();
     if (this.current === "preface") {
       this.current = "open";
@@ -491,14 +402,7 @@ export class H2Connection implements H2StreamOwner {
 
   private onWindowUpdate(id: number, increment: number): void {
     if (id === 0) {
-      if (this.sendWindow + increment > MAX_WINDOW) {
-        this.protocolError(H2_ERROR.FLOW_CONTROL_ERROR, "a connection WINDOW_UPDATE past 2^31-1");
-        return;
-      }
-      this.sendWindow += increment;
-      const blocked = [...this.blocked];
-      this.blocked.clear();
-      for (const stream of blocked) this.send(stream);
+      if (!this.sender.grow(increment)) this.protocolError(H2_ERROR.FLOW_CONTROL_ERROR, "a connection WINDOW_UPDATE past 2^31-1");
       return;
     }
     const stream = this.known(id);
@@ -508,7 +412,7 @@ export class H2Connection implements H2StreamOwner {
       return;
     }
     stream.sendWindow += increment;
-    this.send(stream);
+    this.sender.send(stream);
   }
 
   /**
@@ -572,7 +476,7 @@ export class H2Connection implements H2StreamOwner {
     stream.held = 0;
     if (this.current !== "closed") this.credit(undefined, held);
     this.streams.delete(stream.id);
-    this.blocked.delete(stream);
+    this.sender.forget(stream);
     this.startQueued();
     this.retireIfDone();
   }

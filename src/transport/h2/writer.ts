@@ -6,11 +6,15 @@
  * syscall rather than one per frame. Frames that reading itself produces (PING and SETTINGS
  * ACKs, WINDOW_UPDATEs) wait for the end of the event loop's I/O phase instead, so that they leave
  * with the requests the completed calls' callers send next rather than in a write of their own.
- * When `socket.write()` returns false, nothing more is handed to the socket until 'drain'; the
- * frames wait here, bounded by flow control (DATA), by the pending-stream limit (HEADERS) and by
- * the connection's control-frame limit (ACKs, counted in `queuedControl`).
+ * When `socket.write()` returns false, nothing more is handed to the socket until 'drain', and
+ * the connection frames no more DATA (it stays in its streams' queues, as the caller's buffers);
+ * what does queue here is bounded by the pending-stream limit (HEADERS) and the connection's
+ * control-frame limit (ACKs, counted in `queuedControl`).
  */
 import type { Socket } from "node:net";
+
+/** DATA framed in one tick beyond this waits for the next flush: a 100 MiB write is not copied into frames at once. */
+const HIGH_WATER = 1024 * 1024;
 
 /** Batches frames into socket writes and honours the socket's back-pressure. */
 export class FrameWriter {
@@ -22,16 +26,34 @@ export class FrameWriter {
   private pendingBytes = 0;
   private flushScheduled = false;
   private waitingForDrain = false;
+  // Set when `blocked` said true: `drained` is owed once the queue has gone out.
+  private throttled = false;
   private readonly flushNow = (): void => {
     this.flush();
   };
 
-  /** A writer for `socket`. */
-  constructor(private readonly socket: Socket) {
+  /** A writer for `socket`; `drained` runs once DATA it held back (see `blocked`) may be framed again. */
+  constructor(
+    private readonly socket: Socket,
+    private readonly drained: () => void,
+  ) {
     socket.on("drain", () => {
       this.waitingForDrain = false;
+      this.throttled = true;
       this.flush();
     });
+  }
+
+  /**
+   * True while the socket pushes back, or while a tick has queued `HIGH_WATER` bytes already:
+   * DATA should then stay in its streams' queues, unframed, until `drained` is called.
+   */
+  get blocked(): boolean {
+    if (this.waitingForDrain || this.pendingBytes >= HIGH_WATER) {
+      this.throttled = true;
+      return true;
+    }
+    return false;
   }
 
   /** Bytes queued and not yet handed to the socket. */
@@ -56,14 +78,24 @@ export class FrameWriter {
   /** Hands everything queued to the socket, unless it asked us to wait for 'drain'. */
   flush(): void {
     this.flushScheduled = false;
+    if (this.waitingForDrain) return;
+    const accepting = this.write();
+    if (this.throttled && accepting && !this.socket.destroyed) {
+      this.throttled = false;
+      this.drained();
+    }
+  }
+
+  /** Writes the queue; false when the socket asked us to wait for 'drain'. */
+  private write(): boolean {
     const pending = this.pending;
-    if (pending.length === 0 || this.waitingForDrain) return;
+    if (pending.length === 0) return true;
     this.pending = [];
     const bytes = this.pendingBytes;
     this.pendingBytes = 0;
     this.queuedControl = 0;
     const socket = this.socket;
-    if (socket.destroyed) return;
+    if (socket.destroyed) return true;
     let more: boolean;
     if (pending.length === 1) {
       more = socket.write(pending[0] ?? Buffer.alloc(0));
@@ -76,6 +108,7 @@ export class FrameWriter {
       socket.uncork();
     }
     if (!more) this.waitingForDrain = true;
+    return more;
   }
 
   /** Writes what is queued, back-pressure or not, and ends the socket: the connection's last words. */
