@@ -43,6 +43,7 @@ export class V3Context {
   #settings: Promise<Settings> | undefined;
   #client: EtcdV3Client | undefined;
   #format: OutputFormat | undefined;
+  #release: Promise<string | undefined> | undefined;
 
   /** Binds a run's IO and parsed flags (`specs` has every flag the command knows). */
   constructor(io: CliIo, values: ReadonlyMap<string, string | readonly string[]>, specs: ReadonlyMap<string, FlagSpec>, argv: readonly string[] = []) {
@@ -114,6 +115,23 @@ export class V3Context {
     else if (format === "table" && rendering.table !== undefined) this.out(rendering.table());
     else if (format === "protobuf" && rendering.protobuf !== undefined) this.out(Buffer.from(rendering.protobuf()).toString("latin1"));
     else this.fail(`${format} not supported as output format`, EXIT.badFeature);
+  }
+
+  /**
+   * The release ("3.4", "3.5") of the member in use, asked for once, for the few texts etcdctl
+   * 3.4 and 3.5 word differently (the CLI follows the server's release); undefined if unknown.
+   */
+  serverRelease(): Promise<string | undefined> {
+    this.#release ??= (async () => {
+      try {
+        const client = await this.client();
+        const status = await client.maintenance.status(client.currentEndpoint, await this.call());
+        return /^\d+\.\d+/.exec(status.version)?.[0];
+      } catch {
+        return undefined;
+      }
+    })();
+    return this.#release;
   }
 
   /** Closes the client, if one was made. */

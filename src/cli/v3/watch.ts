@@ -197,7 +197,11 @@ async function interactive(ctx: V3Context, envKey: string, envRange: string, pro
   for (;;) {
     if (failed !== undefined) throw failed;
     const raw = await next();
-    if (raw === undefined || !raw.endsWith("\n")) return ctx.fail("error reading watch request line: EOF", EXIT.invalidInput);
+    if (raw === undefined || !raw.endsWith("\n")) {
+      // etcdctl 3.4 capitalises this one message.
+      const what = (await ctx.serverRelease()) === "3.4" ? "Error" : "error";
+      return ctx.fail(`${what} reading watch request line: EOF`, EXIT.invalidInput);
+    }
     const line = raw.slice(0, -1);
     const args = argify(line);
     const word = args[0];
