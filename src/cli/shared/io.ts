@@ -3,7 +3,6 @@
  * and Ctrl-C. Commands see only this interface, so tests run them in-process with captured
  * output, and the real process wiring lives in one place (`processIo`).
  */
-import { createInterface } from "node:readline";
 
 /** The outside world of one `etcd-ts` run. */
 export interface CliIo {
@@ -105,6 +104,7 @@ async function readStdin(): Promise<string> {
 
 /** One line of a piped stdin, without its line ending; "" at end of input. */
 async function readLine(): Promise<string> {
+  const { createInterface } = await import("node:readline");
   const lines = createInterface({ input: process.stdin, terminal: false });
   try {
     for await (const line of lines) return line;

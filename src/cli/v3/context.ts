@@ -15,7 +15,6 @@ import type { CliIo } from "../shared/io.js";
 import { EXIT, errorText } from "./errors.js";
 import { debugDump, shadowedVariable, withEnvironment } from "./globals.js";
 import { isOutputFormat, type OutputFormat, type Rendering } from "./printers.js";
-import { discoverEndpoints } from "./srv.js";
 import { Flags, type FlagSpec } from "./spec.js";
 
 /** The settings a client is made from. */
@@ -179,6 +178,7 @@ export class V3Context {
     const domain = flags.string("discovery-srv");
     if (domain !== "") {
       try {
+        const { discoverEndpoints } = await import("./srv.js");
         const found = await discoverEndpoints(domain, flags.string("discovery-srv-name"));
         const kept = flags.bool("insecure-discovery") ? found : found.filter((e) => !e.startsWith("http://"));
         for (const e of found) if (!kept.includes(e)) this.err(`ignoring discovered insecure endpoint "${e}"\n`);
