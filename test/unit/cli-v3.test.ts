@@ -232,3 +232,21 @@ describe("error texts", () => {
     assert.equal(unknownCommand("x", ROOT), 'unknown command "x" for "etcd-ts"');
   });
 });
+
+describe("--discovery-srv", () => {
+  it("asks for the https and http SRV records of the domain and builds endpoints from them", async () => {
+    const { discoverEndpoints } = await import("../../src/cli/v3/srv.js");
+    const asked: string[] = [];
+    const resolver = {
+      resolveSrv: (name: string) => {
+        asked.push(name);
+        if (name.startsWith("_etcd-client-ssl-")) return Promise.resolve([{ name: "m1.example.com", port: 2379, priority: 0, weight: 0 }]);
+        return Promise.reject(Object.assign(new Error("queryNoData"), { code: "ENODATA" }));
+      },
+    };
+    assert.deepEqual(await discoverEndpoints("example.com", "prod", resolver), ["https://m1.example.com.:2379"]);
+    assert.deepEqual(asked.sort(), ["_etcd-client-prod._tcp.example.com", "_etcd-client-ssl-prod._tcp.example.com"]);
+    const none = { resolveSrv: () => Promise.reject(Object.assign(new Error("x"), { code: "ENOTFOUND" })) };
+    await assert.rejects(discoverEndpoints("example.com", "", none), /^Error: dns lookup errors: lookup _etcd-client-ssl\._tcp\.example\.com on resolver: no such host and lookup _etcd-client\._tcp\.example\.com/);
+  });
+});

@@ -12,7 +12,7 @@ import type { EtcdV3ClientOptions } from "../../v3/types.js";
 import { CliExit, UsageError } from "../shared/exit.js";
 import { goJson } from "../shared/gojson.js";
 import type { CliIo } from "../shared/io.js";
-import { EXIT, errorText } from "./errors.js";
+import { EXIT, errorText, exitCodeOf } from "./errors.js";
 import { debugDump, shadowedVariable, withEnvironment } from "./globals.js";
 import { isOutputFormat, type OutputFormat, type Rendering } from "./printers.js";
 import { Flags, type FlagSpec } from "./spec.js";
@@ -70,7 +70,7 @@ export class V3Context {
   }
 
   /** Ends the command as etcdctl does when its client returned `error`. */
-  failWith(error: unknown, code: number = EXIT.error): never {
+  failWith(error: unknown, code: number = exitCodeOf(error)): never {
     if (error instanceof CliExit) throw error;
     return this.fail(errorText(error), code);
   }
