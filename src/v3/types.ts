@@ -46,6 +46,8 @@ export interface EtcdV3ClientOptions extends EngineOptions {
   readonly window?: number | undefined;
   /** Largest reply message accepted, in bytes (default 512 MiB). */
   readonly maxMessageBytes?: number | undefined;
+  /** How long an unanswered keepalive PING may wait before the connection counts as dead, in ms (default max(keepAlive, 1000)). */
+  readonly keepAliveTimeout?: number | undefined;
 }
 
 /** Options of `put`. */

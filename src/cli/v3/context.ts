@@ -165,6 +165,8 @@ export class V3Context {
       endpoints,
       dialTimeout: settings.dialTimeoutMs,
       keepAlive: settings.keepAliveMs,
+      // 0 (or less) leaves the transport's own timeout, as gRPC falls back to its default.
+      ...(settings.keepAliveTimeoutMs > 0 ? { keepAliveTimeout: settings.keepAliveTimeoutMs } : {}),
       requestTimeout: settings.commandTimeoutMs,
       ...(tls === undefined ? {} : { tls }),
       ...(auth === undefined ? {} : { auth }),
