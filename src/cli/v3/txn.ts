@@ -95,6 +95,11 @@ async function parseRequest(ctx: V3Context, line: string): Promise<TxnOp> {
   const args = argify(line);
   if (args.length < 2) throw new TxnInputError(`invalid txn compare request: ${line}`);
   const parsed = parseCommandLine(args, OP_ROOT, []);
+  if (parsed.kind === "flag-error") {
+    const command = parsed.path[parsed.path.length - 1];
+    // cobra prints the command's usage (to stderr, then an empty line) before etcdctl's error.
+    if (command !== undefined && command !== OP_ROOT) ctx.err(`${(await import("./help.js")).cobraDefaultUsage(command)}\n`);
+  }
   if (parsed.kind !== "run") throw new TxnInputError(`invalid txn request: ${line}`);
   const command = parsed.path[parsed.path.length - 1];
   const specs = new Map<string, FlagSpec>((command?.flags ?? []).map((f) => [f.name, f]));
