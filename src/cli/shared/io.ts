@@ -27,6 +27,8 @@ export interface CliIo {
    * whole first (see `stdinLines`).
    */
   readonly readLine?: () => Promise<string | undefined>;
+  /** Writes raw bytes to standard output (`-w protobuf`); without it, bytes go through `stdout` as latin1. */
+  readonly stdoutBytes?: (bytes: Uint8Array) => void;
 }
 
 /** A reader of stdin line by line (Go's `bufio.Reader.ReadString('\n')`), over whichever `io` offers. */
@@ -67,6 +69,7 @@ export function processIo(): CliIo {
     readSecret: (prompt) => (process.stdin.isTTY ? readHidden(prompt) : readLine()),
     trapInterrupt,
     readLine: lineReader(),
+    stdoutBytes: (bytes) => process.stdout.write(bytes),
   };
 }
 

@@ -112,7 +112,7 @@ export class V3Context {
     else if (format === "simple" && rendering.simple !== undefined) this.out(rendering.simple());
     else if (format === "fields" && rendering.fields !== undefined) this.out(rendering.fields());
     else if (format === "table" && rendering.table !== undefined) this.out(rendering.table());
-    else if (format === "protobuf" && rendering.protobuf !== undefined) this.out(Buffer.from(rendering.protobuf()).toString("latin1"));
+    else if (format === "protobuf" && rendering.protobuf !== undefined) this.#bytes(rendering.protobuf());
     else this.fail(`${format} not supported as output format`, EXIT.badFeature);
   }
 
@@ -131,6 +131,11 @@ export class V3Context {
       }
     })();
     return this.#release;
+  }
+
+  #bytes(bytes: Uint8Array): void {
+    if (this.io.stdoutBytes !== undefined) this.io.stdoutBytes(bytes);
+    else this.out(Buffer.from(bytes).toString("latin1"));
   }
 
   /** Closes the client, if one was made. */

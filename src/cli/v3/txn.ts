@@ -13,6 +13,7 @@ import { DEL, GET, PUT, delRendering, delRequest, deleteJson, getRendering, getR
 import { parseCommandLine } from "./parse.js";
 import { fieldsHeader, headerJson, type Rendering } from "./printers.js";
 import { Flags, type CommandSpec, type FlagSpec } from "./spec.js";
+import { txnBytes } from "./protobuf.js";
 import { TxnInputError, TxnPanic, argify, parseCompare } from "./txn-parse.js";
 
 // 2^31 - 1 ms, about 24.8 days: Node's setTimeout limit.
@@ -130,6 +131,7 @@ export function txnRendering(r: TxnResult, hex: boolean, naming: "go" | "snake")
   return {
     simple: () => `${r.succeeded ? "SUCCESS" : "FAILURE"}\n${r.responses.map((op) => `\n${subRendering(op, hex).simple?.() ?? ""}`).join("")}`,
     json: () => txnJson(r, naming),
+    protobuf: () => txnBytes(r),
     fields: () => `${fieldsHeader(r.header)}"Succeeded" : ${r.succeeded}\n${r.responses.map((op) => subRendering(op, hex).fields?.() ?? "").join("")}`,
   };
 }
