@@ -32,6 +32,7 @@ const NUMBERS: Readonly<Record<string, readonly [NumberRule, "ms" | "bytes" | "c
   maxSettingsEntries: ["positive", "count"],
   maxQueuedControlFrames: ["positive", "count"],
   maxStreamId: ["positive", "count"],
+  keepAliveTimeout: ["positive", "ms"],
   watchMaxBufferedEvents: ["positive", "count"],
   watchMaxBufferedBytes: ["positive", "bytes"],
   connections: ["positive", "connections"],

@@ -11,7 +11,15 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   if (argv[0] === "migrate") return (await import("./migrate.js")).runMigrate(argv.slice(1), io, io.isTerminal === true);
   const api = io.env["ETCDCTL_API"] ?? "";
   if (api === "2") return (await import("./v2/run.js")).run(argv, io);
-  if (api === "" || api === "3") return (await import("./v3/run.js")).run(argv, io);
+  if (api === "" || api === "3") {
+    // Answered before the v3 runner loads: scripts ask for it often, and it needs nothing else.
+    if (argv.length === 1 && argv[0] === "--version") {
+      const [{ VERSION }, { API_VERSION, PROGRAM_NAME }] = await Promise.all([import("../version.js"), import("./v3/globals.js")]);
+      io.stdout(`${PROGRAM_NAME} version: ${VERSION}\nAPI version: ${API_VERSION}\n`);
+      return 0;
+    }
+    return (await import("./v3/run.js")).run(argv, io);
+  }
   // etcdctl 3.5's wording (3.4 prints the same without the colon).
   io.stderr(`unsupported API version: ${api}\n`);
   return 1;

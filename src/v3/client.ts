@@ -125,6 +125,7 @@ export class EtcdV3Client {
     this.#transport = new GrpcTransport({
       dialTimeout: options.dialTimeout ?? DEFAULTS.dialTimeout,
       keepAlive: options.keepAlive ?? DEFAULTS.keepAlive,
+      keepAliveTimeout: options.keepAliveTimeout,
       tls: options.tls,
       window: options.window,
       maxMessageBytes: options.maxMessageBytes,

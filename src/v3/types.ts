@@ -62,6 +62,8 @@ export interface EtcdV3ClientOptions extends EngineOptions {
   readonly watchMaxBufferedEvents?: number | undefined;
   /** Bytes of keys and values each watch buffers before it is paused (default 8 MiB). */
   readonly watchMaxBufferedBytes?: number | undefined;
+  /** How long an unanswered keepalive PING may wait before the connection counts as dead, in ms (default max(keepAlive, 1000)). */
+  readonly keepAliveTimeout?: number | undefined;
 }
 
 /** Options of `put`. */

@@ -88,6 +88,8 @@ export async function runOurs(args: readonly string[], options: RunOptions = {})
     readStdin: () => Promise.resolve(stdin),
     readSecret: () => Promise.resolve(stdin.split("\n")[0] ?? ""),
     trapInterrupt: () => new AbortController().signal,
+    // Decoded as execFile decodes etcdctl's output, so -w protobuf compares byte for byte where UTF-8 allows.
+    stdoutBytes: (bytes) => (stdout += Buffer.from(bytes).toString("utf8")),
   };
   const code = await run(args, io);
   return { stdout, stderr, code };

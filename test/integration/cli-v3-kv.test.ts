@@ -190,6 +190,19 @@ describe(`etcd-ts prints what etcdctl v3 (${RELEASE}) prints: get, put, del, com
     assert.deepEqual(normalize(ours, {}), normalize(theirs, {}));
   });
 
+  it("-w protobuf writes the reply's protobuf bytes (reads of the same keys, so the bytes are equal)", async () => {
+    const key = `${base}/pb`;
+    await runEtcdctl(["--endpoints", eps, "put", `${key}/a`, "1"]);
+    await runEtcdctl(["--endpoints", eps, "put", `${key}/b`, "é\u0001"]);
+    for (const args of [["get", `${key}/`, "--prefix"], ["get", `${key}/nope`], ["del", `${key}/nope`], ["txn"]]) {
+      const options = args[0] === "txn" ? { stdin: `value("${key}/a") = "1"\n\nget ${key}/a\n\nget ${key}/b\n\n` } : {};
+      const full = ["--endpoints", eps, "-w", "protobuf", ...args];
+      const [theirs, ours] = await Promise.all([runEtcdctl(full, options), runOurs(full, options)]);
+      assert.deepEqual(ours, theirs, args.join(" "));
+      assert.ok(ours.stdout.length > 0);
+    }
+  });
+
   it("a 64-bit ID above 2^53 keeps every digit in -w json (bigint writer)", async () => {
     const out = await runOurs(["--endpoints", eps, "-w", "json", "get", `${base}/none`]);
     const ids = /"cluster_id":(\d+),"member_id":(\d+)/.exec(out.stdout);

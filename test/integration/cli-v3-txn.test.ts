@@ -52,6 +52,9 @@ export const CASES: readonly Case[] = [
   { name: "unknown request", args: ["txn"], stdin: "\nfetch {K}/a\n\n\n" },
   { name: "request checks of get", args: ["txn"], stdin: "\nget {K}/a {K}/b --prefix\n\n\n" },
   { name: "put without a value", args: ["txn"], stdin: "\nput {K}/a\n\n\n" },
+  { name: "a flag mistake in a get request shows cobra's usage", args: ["txn"], stdin: "\nget {K}/a --bogus\n\n\n", only: "3.5" },
+  { name: "a flag mistake in a put request shows cobra's usage", args: ["txn"], stdin: "\nput {K}/a v --lease\n\n\n" },
+  { name: "a flag mistake in a del request shows cobra's usage", args: ["txn"], stdin: "\ndel {K}/a --prev-kv=maybe\n\n\n", only: "3.5" },
   { name: "del with a range end", args: ["txn"], stdin: `\ndel {K}/a {K}/c\n\n\n`, setup: AB, only: "3.5" },
   { name: "a duplicate key is etcd's error", args: ["txn"], stdin: `\nput {K}/a 1\nput {K}/a 2\n\n\n` },
 ];

@@ -3,7 +3,6 @@
  * and Ctrl-C. Commands see only this interface, so tests run them in-process with captured
  * output, and the real process wiring lives in one place (`processIo`).
  */
-import { createInterface } from "node:readline";
 
 /** The outside world of one `etcd-ts` run. */
 export interface CliIo {
@@ -30,6 +29,8 @@ export interface CliIo {
    * whole first (see `stdinLines`).
    */
   readonly readLine?: () => Promise<string | undefined>;
+  /** Writes raw bytes to standard output (`-w protobuf`); without it, bytes go through `stdout` as latin1. */
+  readonly stdoutBytes?: (bytes: Uint8Array) => void;
 }
 
 /** A reader of stdin line by line (Go's `bufio.Reader.ReadString('\n')`), over whichever `io` offers. */
@@ -74,6 +75,7 @@ export function processIo(): CliIo {
     trapInterrupt,
     isTerminal: process.stdout.isTTY,
     readLine: lineReader(),
+    stdoutBytes: (bytes) => process.stdout.write(bytes),
   };
 }
 
@@ -111,6 +113,7 @@ async function readStdin(): Promise<string> {
 
 /** One line of a piped stdin, without its line ending; "" at end of input. */
 async function readLine(): Promise<string> {
+  const { createInterface } = await import("node:readline");
   const lines = createInterface({ input: process.stdin, terminal: false });
   try {
     for await (const line of lines) return line;

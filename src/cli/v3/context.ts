@@ -12,10 +12,9 @@ import type { EtcdV3ClientOptions } from "../../v3/types.js";
 import { CliExit, UsageError } from "../shared/exit.js";
 import { goJson } from "../shared/gojson.js";
 import type { CliIo } from "../shared/io.js";
-import { EXIT, errorText } from "./errors.js";
+import { EXIT, errorText, exitCodeOf } from "./errors.js";
 import { debugDump, shadowedVariable, withEnvironment } from "./globals.js";
 import { isOutputFormat, type OutputFormat, type Rendering } from "./printers.js";
-import { discoverEndpoints } from "./srv.js";
 import { Flags, type FlagSpec } from "./spec.js";
 
 /** The settings a client is made from. */
@@ -43,6 +42,7 @@ export class V3Context {
   #settings: Promise<Settings> | undefined;
   #client: EtcdV3Client | undefined;
   #format: OutputFormat | undefined;
+  #release: Promise<string | undefined> | undefined;
 
   /** Binds a run's IO and parsed flags (`specs` has every flag the command knows). */
   constructor(io: CliIo, values: ReadonlyMap<string, string | readonly string[]>, specs: ReadonlyMap<string, FlagSpec>, argv: readonly string[] = []) {
@@ -70,7 +70,7 @@ export class V3Context {
   }
 
   /** Ends the command as etcdctl does when its client returned `error`. */
-  failWith(error: unknown, code: number = EXIT.error): never {
+  failWith(error: unknown, code: number = exitCodeOf(error)): never {
     if (error instanceof CliExit) throw error;
     // etcdctl authenticates while making its client (mustClientFromCmd), so bad credentials exit 2 there.
     if (error instanceof Error && "code" in error && error.code === "AUTH_FAILED") return this.fail(errorText(error), EXIT.badConnection);
@@ -114,8 +114,30 @@ export class V3Context {
     else if (format === "simple" && rendering.simple !== undefined) this.out(rendering.simple());
     else if (format === "fields" && rendering.fields !== undefined) this.out(rendering.fields());
     else if (format === "table" && rendering.table !== undefined) this.out(rendering.table());
-    else if (format === "protobuf" && rendering.protobuf !== undefined) this.out(Buffer.from(rendering.protobuf()).toString("latin1"));
+    else if (format === "protobuf" && rendering.protobuf !== undefined) this.#bytes(rendering.protobuf());
     else this.fail(`${format} not supported as output format`, EXIT.badFeature);
+  }
+
+  /**
+   * The release ("3.4", "3.5") of the member in use, asked for once, for the few texts etcdctl
+   * 3.4 and 3.5 word differently (the CLI follows the server's release); undefined if unknown.
+   */
+  serverRelease(): Promise<string | undefined> {
+    this.#release ??= (async () => {
+      try {
+        const client = await this.client();
+        const status = await client.maintenance.status(client.currentEndpoint, await this.call());
+        return /^\d+\.\d+/.exec(status.version)?.[0];
+      } catch {
+        return undefined;
+      }
+    })();
+    return this.#release;
+  }
+
+  #bytes(bytes: Uint8Array): void {
+    if (this.io.stdoutBytes !== undefined) this.io.stdoutBytes(bytes);
+    else this.out(Buffer.from(bytes).toString("latin1"));
   }
 
   /** Closes the client, if one was made. */
@@ -150,6 +172,8 @@ export class V3Context {
       endpoints,
       dialTimeout: settings.dialTimeoutMs,
       keepAlive: settings.keepAliveMs,
+      // 0 (or less) leaves the transport's own timeout, as gRPC falls back to its default.
+      ...(settings.keepAliveTimeoutMs > 0 ? { keepAliveTimeout: settings.keepAliveTimeoutMs } : {}),
       requestTimeout: settings.commandTimeoutMs,
       ...(tls === undefined ? {} : { tls }),
       ...(auth === undefined ? {} : { auth }),
@@ -163,6 +187,7 @@ export class V3Context {
     const domain = flags.string("discovery-srv");
     if (domain !== "") {
       try {
+        const { discoverEndpoints } = await import("./srv.js");
         const found = await discoverEndpoints(domain, flags.string("discovery-srv-name"));
         const kept = flags.bool("insecure-discovery") ? found : found.filter((e) => !e.startsWith("http://"));
         for (const e of found) if (!kept.includes(e)) this.err(`ignoring discovered insecure endpoint "${e}"\n`);

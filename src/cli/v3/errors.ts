@@ -42,6 +42,17 @@ const GRPC_CODE_NAMES = [
   "Unauthenticated",
 ];
 
+// Failures clientv3 keeps retrying (a refused or untrusted connection, no leader) until the deadline.
+const UNREACHABLE = new Set(["TIMEOUT", "UNAVAILABLE", "NO_LEADER", "NO_ENDPOINTS", "TLS_ERROR"]);
+
+/**
+ * The exit code etcdctl ends with for a failed request: clientv3 authenticates while it is
+ * created, so a refused password ends as a failure to connect (2); everything else is 1.
+ */
+export function exitCodeOf(error: unknown): number {
+  return isEtcdError(error) && error.code === "AUTH_FAILED" ? EXIT.badConnection : EXIT.error;
+}
+
 /** The `Error()` text of the error clientv3 would have returned for this failure. */
 export function errorText(error: unknown): string {
   if (!isEtcdError(error)) return error instanceof Error ? error.message : String(error);
@@ -52,7 +63,7 @@ export function errorText(error: unknown): string {
     return `rpc error: code = ${GRPC_CODE_NAMES[error.status] ?? `Code(${error.status})`} desc = ${message}`;
   }
   // clientv3 retries an unreachable cluster until the command's deadline, then reports the context's error.
-  if (error.code === "TIMEOUT" || error.code === "UNAVAILABLE" || error.code === "NO_LEADER" || error.code === "NO_ENDPOINTS") return "context deadline exceeded";
+  if (UNREACHABLE.has(error.code)) return "context deadline exceeded";
   return error.message;
 }
 

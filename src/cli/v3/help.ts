@@ -72,3 +72,27 @@ export function flagLines(flags: readonly FlagSpec[]): string {
     })
     .join("");
 }
+
+const VARNAMES: Readonly<Record<string, string>> = { bool: "", string: "string", int: "int", uint: "uint", duration: "duration", stringSlice: "strings", stringArray: "stringArray" };
+
+/**
+ * cobra's default usage text (etcdctl's txn builds request commands without etcd's template, so
+ * a flag mistake in a request line shows this one): the use line and pflag's `FlagUsages`.
+ */
+export function cobraDefaultUsage(cmd: CommandSpec): string {
+  const flags = [...(cmd.flags ?? []), helpFlag(cmd.name)].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const heads = flags.map((f) => {
+    const names = f.short === undefined ? `      --${f.name}` : `  -${f.short}, --${f.name}`;
+    const varname = VARNAMES[f.kind] ?? "";
+    return varname === "" ? names : `${names} ${varname}`;
+  });
+  const width = Math.max(...heads.map((h) => h.length)) + 1;
+  const lines = flags.map((f, i) => {
+    const head = heads[i] ?? "";
+    const zero = f.kind === "string" ? f.defaultValue === "" : ["", "0", "false", "[]", "0s"].includes(f.defaultValue);
+    const def = zero ? "" : f.kind === "string" ? ` (default ${goQuote(f.defaultValue)})` : ` (default ${f.defaultValue})`;
+    return `${head} ${" ".repeat(width - head.length)} ${f.usage}${def}`;
+  });
+  const use = `${cmd.name}${cmd.use === "" ? "" : ` ${cmd.use}`}`;
+  return `Usage:\n   ${use.includes("[flags]") ? use : `${use} [flags]`}\n\nFlags:\n${lines.join("\n").trimEnd()}\n`;
+}

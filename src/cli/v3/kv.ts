@@ -9,6 +9,7 @@ import type { V3Context } from "./context.js";
 import { EXIT } from "./errors.js";
 import { fieldsHeader, fieldsKv, headerJson, kvJson, simpleKv } from "./printers.js";
 import { parseGoInt64 } from "./parse.js";
+import { deleteBytes, putBytes, rangeBytes } from "./protobuf.js";
 import { omitEmpty, type GoObject } from "../shared/gojson.js";
 import type { CommandSpec, Flags, FlagSpec } from "./spec.js";
 
@@ -109,6 +110,7 @@ export function getRendering(r: GetResult, hex: boolean, valueOnly = false): Par
   return {
     simple: () => r.kvs.map((kv) => simpleKv(kv, hex, valueOnly)).join(""),
     json: () => rangeJson(r),
+    protobuf: () => rangeBytes(r),
     fields: () => `${fieldsHeader(r.header)}${r.kvs.map((kv) => fieldsKv(kv)).join("")}"More" : ${r.more}\n"Count" : ${r.count}\n`,
   };
 }
@@ -201,6 +203,7 @@ export function putRendering(r: PutResult, hex: boolean): Parameters<V3Context["
   return {
     simple: () => `OK\n${r.prevKv === undefined ? "" : simpleKv(r.prevKv, hex)}`,
     json: () => putJson(r),
+    protobuf: () => putBytes(r),
     fields: () => `${fieldsHeader(r.header)}${r.prevKv === undefined ? "" : fieldsKv(r.prevKv, "Prev")}`,
   };
 }
@@ -252,6 +255,7 @@ export function delRendering(r: DeleteResult, hex: boolean): Parameters<V3Contex
   return {
     simple: () => `${r.deleted}\n${r.prevKvs.map((kv) => simpleKv(kv, hex)).join("")}`,
     json: () => deleteJson(r),
+    protobuf: () => deleteBytes(r),
     fields: () => `${fieldsHeader(r.header)}"Deleted" : ${r.deleted}\n${r.prevKvs.map((kv) => fieldsKv(kv, "Prev")).join("")}`,
   };
 }

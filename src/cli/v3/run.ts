@@ -7,10 +7,9 @@ import { VERSION } from "../../version.js";
 import { CliExit, UsageError } from "../shared/exit.js";
 import type { CliIo } from "../shared/io.js";
 import { COMMANDS, type CommandEntry } from "./commands.js";
-import { V3Context } from "./context.js";
+import type { V3Context } from "./context.js";
 import { EXIT, errorText } from "./errors.js";
 import { API_VERSION, GLOBAL_FLAGS, PROGRAM_NAME } from "./globals.js";
-import { usageText } from "./help.js";
 import { helpFlag, parseCommandLine, parseFlags, stripFlags, unknownCommand, type Parsed } from "./parse.js";
 import type { CommandSpec, FlagSpec } from "./spec.js";
 
@@ -21,11 +20,6 @@ const SHORT = "A simple command line client for etcd3.";
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   let ctx: V3Context | undefined;
   try {
-    // Not an etcdctl flag (it answers "unknown flag"), kept because scripts ask every tool for it.
-    if (argv.length === 1 && argv[0] === "--version") {
-      io.stdout(`${PROGRAM_NAME} version: ${VERSION}\nAPI version: ${API_VERSION}\n`);
-      return EXIT.success;
-    }
     const parsed = await find(argv);
     if (parsed.kind === "unknown-command") {
       io.stderr(`Error: ${parsed.message}\nRun '${PROGRAM_NAME} --help' for usage.\nError: ${parsed.message}\n`);
@@ -34,17 +28,18 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     const path = await withAllCommands(parsed.path);
     if (parsed.kind === "flag-error") {
       io.stderr(`Error: ${parsed.message}\n`);
-      io.stdout(usageText(path, GLOBAL_FLAGS, VERSIONS));
+      io.stdout(await usage(path));
       io.stderr(`\nError: ${parsed.message}\n`);
       return EXIT.error;
     }
     if (parsed.kind === "help") {
-      io.stdout(usageText(path, GLOBAL_FLAGS, VERSIONS));
+      io.stdout(await usage(path));
       return EXIT.success;
     }
     const command = path[path.length - 1];
     if (command?.action === undefined) return EXIT.success;
-    ctx = new V3Context(io, parsed.values, specsOf(command), argv);
+    const { V3Context: Context } = await import("./context.js");
+    ctx = new Context(io, parsed.values, specsOf(command), argv);
     await command.action(ctx, parsed.args, ctx.flags);
     return EXIT.success;
   } catch (error) {
@@ -52,6 +47,11 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   } finally {
     await ctx?.close();
   }
+}
+
+/** A command's help; the help module is loaded only when help is shown. */
+async function usage(path: readonly CommandSpec[]): Promise<string> {
+  return (await import("./help.js")).usageText(path, GLOBAL_FLAGS, VERSIONS);
 }
 
 function report(error: unknown, io: CliIo): number {

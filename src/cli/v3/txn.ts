@@ -13,6 +13,7 @@ import { DEL, GET, PUT, delRendering, delRequest, deleteJson, getRendering, getR
 import { parseCommandLine } from "./parse.js";
 import { fieldsHeader, headerJson, type Rendering } from "./printers.js";
 import { Flags, type CommandSpec, type FlagSpec } from "./spec.js";
+import { txnBytes } from "./protobuf.js";
 import { TxnInputError, TxnPanic, argify, parseCompare } from "./txn-parse.js";
 
 // 2^31 - 1 ms, about 24.8 days: Node's setTimeout limit.
@@ -95,6 +96,11 @@ async function parseRequest(ctx: V3Context, line: string): Promise<TxnOp> {
   const args = argify(line);
   if (args.length < 2) throw new TxnInputError(`invalid txn compare request: ${line}`);
   const parsed = parseCommandLine(args, OP_ROOT, []);
+  if (parsed.kind === "flag-error") {
+    const command = parsed.path[parsed.path.length - 1];
+    // cobra prints the command's usage (to stderr, then an empty line) before etcdctl's error.
+    if (command !== undefined && command !== OP_ROOT) ctx.err(`${(await import("./help.js")).cobraDefaultUsage(command)}\n`);
+  }
   if (parsed.kind !== "run") throw new TxnInputError(`invalid txn request: ${line}`);
   const command = parsed.path[parsed.path.length - 1];
   const specs = new Map<string, FlagSpec>((command?.flags ?? []).map((f) => [f.name, f]));
@@ -117,13 +123,7 @@ async function parseRequest(ctx: V3Context, line: string): Promise<TxnOp> {
  * the tests compare with the etcdctl of the server's release.
  */
 async function oneofNaming(ctx: V3Context): Promise<"go" | "snake"> {
-  try {
-    const client = await ctx.client();
-    const status = await client.maintenance.status(client.currentEndpoint, await ctx.call());
-    return status.version.startsWith("3.4.") ? "go" : "snake";
-  } catch {
-    return "snake";
-  }
+  return (await ctx.serverRelease()) === "3.4" ? "go" : "snake";
 }
 
 /** A txn's reply in every format etcdctl has for it. */
@@ -131,6 +131,7 @@ export function txnRendering(r: TxnResult, hex: boolean, naming: "go" | "snake")
   return {
     simple: () => `${r.succeeded ? "SUCCESS" : "FAILURE"}\n${r.responses.map((op) => `\n${subRendering(op, hex).simple?.() ?? ""}`).join("")}`,
     json: () => txnJson(r, naming),
+    protobuf: () => txnBytes(r),
     fields: () => `${fieldsHeader(r.header)}"Succeeded" : ${r.succeeded}\n${r.responses.map((op) => subRendering(op, hex).fields?.() ?? "").join("")}`,
   };
 }

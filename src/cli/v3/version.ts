@@ -7,7 +7,7 @@ import type { CommandSpec } from "./spec.js";
 export const VERSION_COMMAND: CommandSpec = {
   name: "version",
   use: "",
-  short: "Prints the version of etcdctl",
+  short: "Prints the version of etcd-ts",
   action: (ctx) => {
     ctx.out(`${PROGRAM_NAME} version: ${VERSION}\nAPI version: ${API_VERSION}\n`);
     return Promise.resolve();

@@ -16,6 +16,7 @@ import type { V3Context } from "./context.js";
 import { EXIT, errorText } from "./errors.js";
 import { parseFlags } from "./parse.js";
 import { fieldsHeader, fieldsKv, headerJson, kvJson, simpleKv, type Rendering } from "./printers.js";
+import { watchBytes } from "./protobuf.js";
 import { argify } from "./txn-parse.js";
 import type { CommandSpec, FlagSpec } from "./spec.js";
 import { parseWatchArgs, WatchArgsError, type WatchRequest } from "./watch-args.js";
@@ -142,6 +143,7 @@ export function watchRendering(header: ResponseHeader, events: readonly V3WatchE
       Canceled: false,
       Created: false,
     }),
+    protobuf: () => watchBytes(header, events),
     fields: () =>
       fieldsHeader(header) +
       events.map((e) => `"Type" : ${e.type === "put" ? "PUT" : "DELETE"}\n${e.prevKv === undefined ? "" : fieldsKv(e.prevKv, "Prev")}${fieldsKv(e.kv)}`).join(""),
@@ -153,6 +155,7 @@ function canceledRendering(header: ResponseHeader, compactRevision: bigint): Ren
   return {
     simple: () => "",
     json: () => ({ Header: headerJson(header), Events: [], CompactRevision: compactRevision, Canceled: true, Created: false }),
+    protobuf: () => watchBytes(header, [], compactRevision, true),
     fields: () => fieldsHeader(header),
   };
 }
@@ -197,7 +200,11 @@ async function interactive(ctx: V3Context, envKey: string, envRange: string, pro
   for (;;) {
     if (failed !== undefined) throw failed;
     const raw = await next();
-    if (raw === undefined || !raw.endsWith("\n")) return ctx.fail("error reading watch request line: EOF", EXIT.invalidInput);
+    if (raw === undefined || !raw.endsWith("\n")) {
+      // etcdctl 3.4 capitalises this one message.
+      const what = (await ctx.serverRelease()) === "3.4" ? "Error" : "error";
+      return ctx.fail(`${what} reading watch request line: EOF`, EXIT.invalidInput);
+    }
     const line = raw.slice(0, -1);
     const args = argify(line);
     const word = args[0];
