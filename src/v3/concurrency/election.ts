@@ -8,14 +8,15 @@
  * A Leadership's `signal` aborts before its session's lease can expire and when its key
  * disappears, so a leader cut off from the cluster stops leading before another can be elected.
  *
- * States of a Leadership: `leading` → `resigned` (signal reason RELEASED) or `lost`.
+ * A Leadership is a Holding (holding.ts): `active` (leading) → `released` (resigned; signal reason RELEASED) or `lost`.
  */
 import { EtcdError } from "../../errors.js";
 import type { KvClient } from "./kv.js";
-import { asEtcdError, contenderKey, deleteOwn, rangeOf } from "./mutex.js";
+import { asEtcdError, deleteOwn, Holding, type HoldingWords } from "./holding.js";
+import { contenderKey, rangeOf } from "./mutex.js";
 import { observeLeaders } from "./observe.js";
 import { Session } from "./session.js";
-import { firstCreated, waitDeletes, watchOwnKey } from "./wait.js";
+import { firstCreated, waitDeletes } from "./wait.js";
 
 /** Options of `etcd.election`. */
 export interface ElectionOptions {
@@ -47,97 +48,38 @@ export interface LeaderInfo {
   readonly revision: bigint;
 }
 
-/** Where a leadership is. */
-type LeadershipState = "leading" | "resigned" | "lost";
-
 /** Being the elected leader. */
-export class Leadership implements AsyncDisposable {
-  /** The leader key. */
-  readonly key: string;
-  /** The key's create revision (a fencing token, as a lock's). */
-  readonly revision: bigint;
-  /** Aborted (reason: an EtcdError) when this may no longer be the leader, or on resign (RELEASED). */
-  readonly signal: AbortSignal;
-  /** The session the leadership is held on. */
-  readonly session: Session;
-  readonly #client: KvClient;
-  readonly #owned: boolean;
-  readonly #controller = new AbortController();
-  #state: LeadershipState = "leading";
-  #loss: EtcdError | undefined;
-  #resigning: Promise<void> | undefined;
-
+export class Leadership extends Holding {
   /** @internal Built by Election once elected. */
   constructor(client: KvClient, session: Session, owned: boolean, key: string, revision: bigint) {
-    this.#client = client;
-    this.session = session;
-    this.#owned = owned;
-    this.key = key;
-    this.revision = revision;
-    this.signal = this.#controller.signal;
-    const onSessionEnd = (): void => {
-      this.#lose(asEtcdError(session.signal.reason));
-    };
-    if (session.signal.aborted) onSessionEnd();
-    else session.signal.addEventListener("abort", onSessionEnd, { once: true });
-    this.signal.addEventListener("abort", () => {
-      session.signal.removeEventListener("abort", onSessionEnd);
-    }, { once: true });
-    watchOwnKey(client, key, revision, this.signal, (error) => {
-      this.#lose(new EtcdError("NOT_LEADER", error.message, { cause: error }));
-      if (this.#owned) this.session.close().catch(() => undefined);
-    });
+    super(client, session, owned, key, revision, LEADERSHIP_WORDS);
   }
 
   /** True while this is the leader, as far as this client can tell. */
   get leading(): boolean {
-    return this.#state === "leading";
+    return this.state === "active";
   }
 
   /** Replaces the leader's value, only while still leader (compared by create revision); NOT_LEADER otherwise. */
   async proclaim(value: string | Uint8Array): Promise<void> {
-    if (this.#state !== "leading") throw this.#notLeader();
-    const reply = await this.#client.txn({
+    if (this.state !== "active") throw this.#notLeader();
+    const reply = await this.client.txn({
       compare: [{ key: this.key, target: "create", result: "==", value: this.revision }],
       success: [{ put: { key: this.key, value, lease: this.session.lease } }],
     });
     if (!reply.succeeded) {
       const error = new EtcdError("NOT_LEADER", `${this.key} (created at revision ${this.revision}) is gone: no longer the leader`);
-      this.#lose(error);
+      this.lose(error);
       throw error;
     }
   }
 
   /**
    * Gives up leadership: deletes the key if it is still ours, closes the campaign's own session.
-   * NOT_LEADER if it was lost before. Idempotent (so `await using` after an explicit resign is fine).
+   * NOT_LEADER (at once) if it was lost before. Idempotent (so `await using` after an explicit resign is fine).
    */
   resign(): Promise<void> {
-    this.#resigning ??= this.#resign().catch((error: unknown) => {
-      // A failed delete may be tried again; a loss is final.
-      if (!(error instanceof EtcdError && error.code === "NOT_LEADER")) this.#resigning = undefined;
-      throw error;
-    });
-    return this.#resigning;
-  }
-
-  async #resign(): Promise<void> {
-    const loss = this.#loss;
-    if (this.#state === "leading") {
-      this.#state = "resigned";
-      this.#controller.abort(new EtcdError("RELEASED", `${this.key} resigned`));
-    }
-    const release = async (): Promise<boolean> => {
-      const deleted = await deleteOwn(this.#client, this.key, this.revision);
-      if (this.#owned) await this.session.close();
-      return deleted;
-    };
-    if (loss !== undefined) {
-      // Lost (perhaps cut off from the cluster): say so now; the key, if still ours, goes in the background.
-      release().catch(() => undefined);
-      throw new EtcdError("NOT_LEADER", `${this.key} lost leadership before resigning: ${loss.message}`, { cause: loss });
-    }
-    if (!(await release())) throw new EtcdError("NOT_LEADER", `${this.key} (created at revision ${this.revision}) was gone at resign`);
+    return this.end();
   }
 
   /** `await using leadership = await election.campaign(v)` resigns at the end of the scope. */
@@ -146,17 +88,16 @@ export class Leadership implements AsyncDisposable {
   }
 
   #notLeader(): EtcdError {
-    const why = this.#state === "resigned" ? "resigned" : `lost: ${this.#loss?.message ?? "unknown"}`;
-    return new EtcdError("NOT_LEADER", `${this.key} is no longer the leader (${why})`, { cause: this.#loss });
-  }
-
-  #lose(error: EtcdError): void {
-    if (this.#state !== "leading") return;
-    this.#state = "lost";
-    this.#loss = error;
-    this.#controller.abort(error);
+    const why = this.state === "released" ? "resigned" : `lost: ${this.loss?.message ?? "unknown"}`;
+    return new EtcdError("NOT_LEADER", `${this.key} is no longer the leader (${why})`, { cause: this.loss });
   }
 }
+
+const LEADERSHIP_WORDS: HoldingWords = {
+  lostCode: "NOT_LEADER",
+  verb: "resign",
+  keyLost: (error) => new EtcdError("NOT_LEADER", error.message, { cause: error }),
+};
 
 /** A named election. */
 export class Election {

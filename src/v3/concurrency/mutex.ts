@@ -10,14 +10,15 @@
  * `unlock()` deletes only the key this lock created (compared by create revision) and rejects
  * with LOCK_LOST if the lock was lost meanwhile.
  *
- * States of a Lock: `held` → `released` (unlock; the signal aborts with RELEASED) or `lost` (the
+ * A Lock is a Holding (holding.ts): `active` (held) → `released` (unlock; the signal aborts with RELEASED) or `lost` (the
  * signal aborted with the loss; unlock then rejects with LOCK_LOST).
  */
 import { EtcdError } from "../../errors.js";
 import type { KeyValue, TxnResult } from "../types.js";
 import type { KvClient } from "./kv.js";
+import { asEtcdError, deleteOwn, Holding, type HoldingWords } from "./holding.js";
 import { Session } from "./session.js";
-import { waitDeletes, watchOwnKey } from "./wait.js";
+import { waitDeletes } from "./wait.js";
 
 /** Options of `etcd.mutex`. */
 export interface MutexOptions {
@@ -41,102 +42,34 @@ export interface WithLockOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** Where a held lock is. */
-type LockState = "held" | "released" | "lost";
-
 /** One acquisition of a mutex. */
-export class Lock implements AsyncDisposable {
-  /** The lock key: `<name>/<lease ID in lower-case hex>`, Go's layout. */
-  readonly key: string;
-  /** The key's create revision: a fencing token that grows with each acquisition. */
-  readonly revision: bigint;
-  /** Aborted (reason: an EtcdError) when the lock may no longer be held, or when it is unlocked. */
-  readonly signal: AbortSignal;
-  /** The session the lock is held on. */
-  readonly session: Session;
-  readonly #client: KvClient;
-  readonly #owned: boolean;
-  readonly #controller = new AbortController();
-  #state: LockState = "held";
-  #loss: EtcdError | undefined;
-  #unlocking: Promise<void> | undefined;
-
+export class Lock extends Holding {
   /** @internal Built by Mutex once the lock is acquired and checked. */
   constructor(client: KvClient, session: Session, owned: boolean, key: string, revision: bigint) {
-    this.#client = client;
-    this.session = session;
-    this.#owned = owned;
-    this.key = key;
-    this.revision = revision;
-    this.signal = this.#controller.signal;
-    const onSessionEnd = (): void => {
-      this.#lose(asEtcdError(session.signal.reason));
-    };
-    if (session.signal.aborted) onSessionEnd();
-    else session.signal.addEventListener("abort", onSessionEnd, { once: true });
-    this.signal.addEventListener("abort", () => {
-      session.signal.removeEventListener("abort", onSessionEnd);
-    }, { once: true });
-    watchOwnKey(client, key, revision, this.signal, (error) => {
-      this.#lose(error);
-      if (this.#owned) this.session.close().catch(() => undefined);
-    });
+    super(client, session, owned, key, revision, LOCK_WORDS);
   }
 
   /** True while the lock is held, as far as this client can tell. */
   get held(): boolean {
-    return this.#state === "held";
+    return this.state === "active";
   }
 
   /**
    * Releases the lock: deletes the key if it is still the one this lock created, and closes the
-   * lock's own session. Rejects with LOCK_LOST when the lock was lost before (the key is still
-   * deleted if it is ours). Idempotent.
+   * lock's own session. Rejects with LOCK_LOST at once when the lock was lost before (the key is
+   * still deleted, in the background, if it is ours). Idempotent.
    */
   unlock(): Promise<void> {
-    this.#unlocking ??= this.#unlock();
-    return this.#unlocking;
+    return this.end();
   }
 
   /** `await using lock = await mutex.lock()` unlocks at the end of the scope. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.unlock();
   }
-
-  async #unlock(): Promise<void> {
-    if (this.#state === "held") {
-      this.#state = "released";
-      this.#controller.abort(new EtcdError("RELEASED", `${this.key} was unlocked`));
-    }
-    const loss = this.#loss;
-    if (loss !== undefined) {
-      // Lost (perhaps cut off from the cluster): say so now; the key, if still ours, goes in the background.
-      this.#release().catch(() => undefined);
-      throw new EtcdError("LOCK_LOST", `${this.key} was lost before unlock: ${loss.message}`, { cause: loss });
-    }
-    try {
-      if (!(await this.#release())) throw new EtcdError("LOCK_LOST", `${this.key} (created at revision ${this.revision}) was gone at unlock: its lease expired or it was deleted`);
-    } catch (error) {
-      // A failed delete may be tried again; a loss is final.
-      if (!(error instanceof EtcdError && error.code === "LOCK_LOST")) this.#unlocking = undefined;
-      throw error;
-    }
-  }
-
-  /** Deletes the key if it is still ours and closes the lock's own session; whether the key was deleted. */
-  async #release(): Promise<boolean> {
-    const deleted = await deleteOwn(this.#client, this.key, this.revision);
-    if (this.#owned) await this.session.close();
-    return deleted;
-  }
-
-  #lose(error: EtcdError): void {
-    if (this.#state !== "held") return;
-    this.#state = "lost";
-    this.#loss = error;
-    this.#controller.abort(error);
-  }
 }
+
+const LOCK_WORDS: HoldingWords = { lostCode: "LOCK_LOST", verb: "unlock", keyLost: (error) => error };
 
 /** A named lock; `lock()` as many times as needed, one holder at a time. */
 export class Mutex {
@@ -254,12 +187,6 @@ async function verify(client: KvClient, key: string, revision: bigint, session: 
   session.throwIfLost();
 }
 
-/** Deletes our key only if it is still the one created at `revision`; true if it was deleted. */
-export async function deleteOwn(client: KvClient, key: string, revision: bigint): Promise<boolean> {
-  const reply = await client.txn({ compare: [{ key, target: "create", result: "==", value: revision }], success: [{ delete: { key } }] });
-  return reply.succeeded;
-}
-
 /** After a failed or abandoned attempt: the key goes (with the lock's own session, by revoking it). */
 async function cleanUp(client: KvClient, prefix: string, session: Session, owned: boolean, attempt: Acquired | undefined): Promise<void> {
   try {
@@ -275,7 +202,3 @@ async function cleanUp(client: KvClient, prefix: string, session: Session, owned
   }
 }
 
-/** An abort reason as an EtcdError (the session's reasons always are). */
-export function asEtcdError(reason: unknown): EtcdError {
-  return reason instanceof EtcdError ? reason : new EtcdError("LEASE_LOST", `session ended: ${String(reason)}`, { cause: reason });
-}
