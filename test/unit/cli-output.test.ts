@@ -13,9 +13,9 @@ import {
   formatRole,
   formatUser,
   formatWatchHeader,
-  goJsonString,
   goResponseJson,
 } from "../../src/cli/v2/output.js";
+import { goJsonString } from "../../src/cli/shared/gojson.js";
 import type { V2Response } from "../../src/index.js";
 
 const setReply: V2Response = {

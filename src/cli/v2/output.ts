@@ -7,6 +7,7 @@
  * no indexes from the headers, and `<`, `>`, `&` escaped as `\u003c`, `\u003e`, `\u0026`.
  */
 import type { Member, Role, User, V2Node, V2Response } from "../../index.js";
+import { goJsonString } from "../shared/gojson.js";
 
 /** The output formats of `-o`. */
 export type OutputFormat = "simple" | "extended" | "json";
@@ -22,23 +23,6 @@ export function isOutputFormat(value: string): value is OutputFormat {
 /** The key as the Go client holds it: the root directory comes without a key, so it is "". */
 export function goKey(node: V2Node): string {
   return node.key === "/" ? "" : node.key;
-}
-
-/** A string as Go's `encoding/json` writes it (HTML-safe escaping, `\u00XX` for other controls). */
-export function goJsonString(text: string): string {
-  let out = '"';
-  for (const char of text) {
-    const code = char.codePointAt(0) ?? 0;
-    if (char === '"' || char === "\\") out += `\\${char}`;
-    else if (char === "\n") out += "\\n";
-    else if (char === "\r") out += "\\r";
-    else if (char === "\t") out += "\\t";
-    // Go escapes these so the JSON can sit inside HTML <script> tags; JavaScript's JSON does not.
-    else if (code < 0x20 || char === "<" || char === ">" || char === "&" || code === 0x2028 || code === 0x2029) {
-      out += `\\u${code.toString(16).padStart(4, "0")}`;
-    } else out += char;
-  }
-  return `${out}"`;
 }
 
 /** One node as Go marshals the v2 client's `Node` struct (field order and omissions included). */
