@@ -120,6 +120,7 @@ node out/ts.mjs
 "$tsc" "${common[@]}" --module esnext --moduleResolution bundler --noEmit ts.mts
 echo "ts bundler ok: typechecked with moduleResolution bundler"
 "$tsc" "${common[@]}" --module nodenext --moduleResolution nodenext --noEmit --allowJs --checkJs false cjs.cjs
-./node_modules/.bin/etcd-ts --endpoints "$endpoint" get /pack/cjs | grep -qx v2
-echo "bin ok: etcd-ts get /pack/cjs printed v2"
+./node_modules/.bin/etcd-ts --endpoints "$endpoint" get pack/cjs --print-value-only | grep -qx v3
+ETCDCTL_API=2 ./node_modules/.bin/etcd-ts --endpoints "$endpoint" get /pack/cjs | grep -qx v2
+echo "bin ok: etcd-ts get pack/cjs printed v3, and with ETCDCTL_API=2 get /pack/cjs printed v2"
 echo "pack-check: passed"
