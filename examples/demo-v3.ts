@@ -33,7 +33,7 @@ export async function demoV3(c: Cluster, say: (text: string) => void): Promise<v
     let lost = false;
     void keepAlive.lost.then(() => (lost = true));
     await etcd.put("demo/v3/session", "alive", { lease: lease.id });
-    say(`lease ${lease.id} granted for ${lease.ttl} s and kept alive on the client's one keep-alive stream`);
+    say(`lease ${lease.id.toString(16)} granted for ${lease.ttl} s and kept alive on the client's one keep-alive stream`);
 
     const stop = new AbortController();
     const revisions: bigint[] = [];

@@ -44,8 +44,10 @@ async function demo(c: Cluster): Promise<void> {
   await client.set("/foo", "bar");
   say(`set("/foo", "bar") then get("/foo") -> ${(await client.get("/foo")).node?.value ?? "?"}`);
 
-  console.log("\n2. The same through the etcd-ts command");
-  await runCli(["--endpoints", c.endpoints().join(","), "set", "/foo", "bar"], say);
+  console.log("\n2. The same through the etcd-ts command (etcdctl's language: v2 with ETCDCTL_API=2, v3 by default)");
+  await runCli(["--endpoints", c.endpoints().join(","), "set", "/foo", "bar"], say, 2);
+  await runCli(["--endpoints", c.endpoints().join(","), "get", "/foo"], say, 2);
+  await runCli(["--endpoints", c.endpoints().join(","), "put", "/foo", "bar-v3"], say);
   await runCli(["--endpoints", c.endpoints().join(","), "get", "/foo"], say);
 
   console.log("\n3. A watch printing events while a writer writes");
