@@ -105,6 +105,24 @@ test("--follow applies changes until SIGTERM, then exits 0 after its final verif
   assert.match(out.stdout, /verify: +equal/);
 });
 
+test("--dest-endpoints copies into another cluster's v3 store, under --dest-prefix, and --verify-only compares across the two", async () => {
+  await using other = await startCluster({ size: 1 });
+  const p = cluster.prefix("cli-dest");
+  await fill(p, 30);
+  const args = ["--endpoints", cluster.endpoints().join(","), "--dest-endpoints", other.clientUrl(0), "--prefix", p, "--dest-prefix", "/moved"];
+  const copied = await migrate(args);
+  assert.equal(copied.code, 0, copied.stderr);
+  assert.match(copied.stdout, /keys: +30 \(30 written, 0 already equal\)/);
+  const dest = new EtcdV3Client({ endpoints: other.endpoints() });
+  try {
+    assert.equal((await dest.get("/moved/", { prefix: true, countOnly: true })).count, 30n);
+  } finally {
+    await dest.close();
+  }
+  assert.equal((await v3.get("/moved/", { prefix: true, countOnly: true })).count, 0n, "nothing written to the source cluster's v3 store");
+  assert.equal((await migrate([...args, "--verify-only"])).code, 0);
+});
+
 test("a cluster without v2 is an error that says how to enable it", async () => {
   await using bare = await startCluster({ size: 1, extraArgs: ["--enable-v2=false"] });
   const out = await migrate(["--endpoints", bare.clientUrl(0), "--prefix", "/x"]);
