@@ -36,7 +36,12 @@ interface Counts {
 interface Row extends Counts {
   readonly label: string;
   readonly seconds: number;
+  /** The spec reporter's "failing tests" section, repeated after the table so a log's tail names what failed. */
+  readonly failures: string;
 }
+
+/** At most this many lines of one suite's failures are repeated at the end. */
+const FAILURE_LINES = 80;
 
 const ROOT = resolve(dirname(new URL(import.meta.url).pathname), "..");
 const SUITES = ["unit", "integration", "faults", "torture"] as const;
@@ -136,6 +141,17 @@ function testFiles(dir: string, exclude: readonly string[] = []): string[] {
     .sort();
 }
 
+/** The spec reporter's closing "failing tests" section (names, locations, errors), or "" if none. */
+function failingSection(output: string): string {
+  const start = output.indexOf("✖ failing tests:");
+  if (start < 0) return "";
+  // Node's spec reporter prints this section last, after the counts.
+  const lines = output.slice(start).trimEnd().split("\n");
+  const kept = lines.slice(0, FAILURE_LINES);
+  if (lines.length > kept.length) kept.push(`… ${lines.length - kept.length} more lines above, in the suite's own output`);
+  return kept.join("\n");
+}
+
 /** Reads the spec reporter's closing summary; a run that died before it counts as one failure. */
 function summary(output: string, code: number | null): Counts {
   const count = (name: string): number => Number(new RegExp(`^ℹ ${name} (\\d+)$`, "m").exec(output)?.[1] ?? "NaN");
@@ -166,7 +182,7 @@ function runNodeTests(label: string, files: readonly string[], env: NodeJS.Proce
     child.on("close", (code) => {
       if (partial !== "") relay(Buffer.from("\n"));
       const counts = summary(output, code);
-      done({ label, seconds: (performance.now() - started) / 1000, ...counts });
+      done({ label, seconds: (performance.now() - started) / 1000, ...counts, failures: failingSection(output) });
     });
   });
 }
@@ -215,6 +231,7 @@ async function main(): Promise<void> {
     if (suites.has("torture")) rows.push(await runNodeTests(`${t.version} torture`, testFiles("test/faults").filter((f) => f === TORTURE_FILE), env, 1));
   }
   const ran = rows.filter((r) => r !== undefined);
+  for (const r of ran) if (r.failed > 0) console.log(`\n== failures of ${r.label}\n${r.failures === "" ? "(no failing-tests section: the run ended early; see its output above)" : r.failures}`);
   table(ran);
   const sum = (k: keyof Counts): number => ran.reduce((n, r) => n + r[k], 0);
   const skipped = sum("skipped");

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { etcdBin } from "./etcd-bin.js";
@@ -148,6 +148,7 @@ export class Cluster implements AsyncDisposable {
     await Promise.all(this.members.map((m) => m.kill()));
     for (const m of this.members) {
       m.heal();
+      keepLog(m);
       removeDir(m.dir);
     }
     if (this.#tlsDir !== undefined) removeDir(this.#tlsDir);
@@ -157,6 +158,18 @@ export class Cluster implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
   }
+}
+
+/**
+ * With TEST_KEEP_ETCD_LOGS=<dir> (not an ETCD_* name: etcd reads those as flags), each member's
+ * log is copied there before its data directory goes, for a run whose server side must be read.
+ */
+function keepLog(m: { name: string; dir: string }): void {
+  const into = process.env["TEST_KEEP_ETCD_LOGS"];
+  const log = join(m.dir, "etcd.log");
+  if (into === undefined || into === "" || !existsSync(log)) return;
+  mkdirSync(into, { recursive: true });
+  copyFileSync(log, join(into, `${m.dir.split("/").pop() ?? "member"}-${m.name}.log`));
 }
 
 function makeDir(label: string): string {

@@ -23,6 +23,8 @@ export interface Outcome {
 /** How to run one command. */
 export interface RunOptions {
   readonly stdin?: string;
+  /** `start` only: leave stdin open after `stdin` so that `write` can send more lines. */
+  readonly keepStdinOpen?: boolean;
   readonly env?: Readonly<Record<string, string>>;
 }
 
@@ -103,6 +105,8 @@ export interface Running {
   readonly stop: () => Promise<Outcome>;
   /** Resolves when it ends by itself. */
   readonly ended: Promise<Outcome>;
+  /** Writes more input (with `keepStdinOpen`). */
+  readonly write: (text: string) => void;
 }
 
 /** Starts etcdctl, or etcd-ts as a real process (`node --import tsx src/cli/main.ts`). */
@@ -119,7 +123,10 @@ export function start(which: "etcdctl" | "ours", args: readonly string[], option
     for (const l of listeners) l();
   });
   child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  writeStdin(child.stdin, options.stdin);
+  if (options.keepStdinOpen === true) {
+    child.stdin?.on("error", () => undefined);
+    if (options.stdin !== undefined) child.stdin?.write(options.stdin);
+  } else writeStdin(child.stdin, options.stdin);
   const ended = new Promise<Outcome>((resolve) => {
     child.on("close", (code, signal) => {
       resolve({ stdout, stderr, code: code ?? (signal === "SIGINT" ? 130 : signal === "SIGTERM" ? 143 : 137) });
@@ -144,7 +151,10 @@ export function start(which: "etcdctl" | "ours", args: readonly string[], option
     child.kill("SIGINT");
     return ended;
   };
-  return { until, stop, ended };
+  const write = (text: string): void => {
+    child.stdin?.write(text);
+  };
+  return { until, stop, ended, write };
 }
 
 /** Makes two runs comparable (see the file's header); `names` maps each side's prefix to its placeholder. */

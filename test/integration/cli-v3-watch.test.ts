@@ -98,6 +98,26 @@ describe("etcd-ts's watch does what etcdctl v3's does", { skip: NO_ETCDCTL }, ()
     assert.equal(o.stdout, "PUT\n{K}\nlive\n");
   });
 
+  it("-i: a `progress` line makes each running watch print etcd's progress revision after its events", async () => {
+    const a = `${base}/pa`;
+    const b = `${base}/pb`;
+    const revision = async (key: string): Promise<string> => /"revision":(\d+)/.exec((await runEtcdctl(["--endpoints", eps, "-w", "json", "put", key, "v"])).stdout)?.[1] ?? "0";
+    const [ra, rb] = await Promise.all([revision(a), revision(b)]);
+    // From the put's revision, so that the event comes whenever the watch is created.
+    const theirs = start("etcdctl", ["--endpoints", eps, "watch", "-i"], { stdin: `watch --rev ${ra} ${a}\n`, keepStdinOpen: true });
+    const ours = start("ours", ["--endpoints", eps, "watch", "-i"], { stdin: `watch --rev ${rb} ${b}\n`, keepStdinOpen: true });
+    await Promise.all([theirs.until(lines(3)), ours.until(lines(3))]);
+    theirs.write("progress\n");
+    ours.write("progress\n");
+    const progressed = (out: string): boolean => out.includes("progress notify: ");
+    await Promise.all([theirs.until(progressed), ours.until(progressed)]);
+    const names = { [a]: "{K}", [b]: "{K}" };
+    const mask = (o: Outcome): Outcome => ({ ...o, stdout: o.stdout.replace(/^progress notify: \d+$/gm, "progress notify: N") });
+    const o = mask(normalize(await ours.stop(), names));
+    assert.deepEqual(o, mask(normalize(await theirs.stop(), names)));
+    assert.equal(o.stdout, "PUT\n{K}\nv\nprogress notify: N\n");
+  });
+
   describe("argument errors", { concurrency: 4 }, () => {
     const release = runEtcdctl(["version"]).then((o) => /etcdctl version: (\d+\.\d+)/.exec(o.stdout)?.[1]);
     const cases: { args: string[]; env?: Record<string, string>; stdin?: string; only?: string }[] = [

@@ -21,6 +21,20 @@ export interface Holding {
   readonly end: number;
   /** How the belief ended: unlock/resign, the signal's abort, or the run's end. */
   readonly endedBy: "release" | "signal" | "stop";
+  /** For a belief ended by the signal: its reason, and the session's certain deadline then (ms), to tell a late timer from a lease etcd ended early. */
+  readonly loss?: { readonly reason: string; readonly certainUntil: number } | undefined;
+}
+
+/**
+ * Why a belief ended by its signal ended when it did: if the newcomer acquired before the old
+ * holder's certain deadline, etcd let the lease go before TTL after a renewal it acknowledged
+ * (no client timer could have helped); otherwise the holder's timer fired late.
+ */
+function lossDetail(h: Holding, newcomerAt: number): string {
+  if (h.loss === undefined) return "";
+  const before = h.loss.certainUntil - newcomerAt;
+  const verdict = before > 0 ? `the newcomer acquired ${before.toFixed(1)} ms BEFORE the old lease's certain deadline: etcd ended the lease early` : `the newcomer acquired ${(-before).toFixed(1)} ms after the old lease's certain deadline: the holder's loss timer fired late`;
+  return `; the old holder's signal said "${h.loss.reason}"; ${verdict}`;
 }
 
 /** One report of `observe()`. */
@@ -40,7 +54,7 @@ export function overlaps(holdings: readonly Holding[]): string[] {
       problems.push(
         `worker ${h.worker} (${h.key}, revision ${h.revision}) believed it held from ${h.start.toFixed(1)} ms, ` +
           `while worker ${latest.worker} (${latest.key}, revision ${latest.revision}) still did until ${latest.end.toFixed(1)} ms (ended by ${latest.endedBy}): ` +
-          `${(latest.end - h.start).toFixed(1)} ms of overlap`,
+          `${(latest.end - h.start).toFixed(1)} ms of overlap${lossDetail(latest, h.start)}`,
       );
     }
     if (latest === undefined || h.end > latest.end) latest = h;

@@ -168,19 +168,32 @@ async function ready(s: Shared, slot: Slot): Promise<{ client: EtcdV3Client; ses
  * Tracks one believed holding: from now until `release()` or, unless the variant is unsafe, the
  * signal's abort; the unsafe variant notices the abort one TTL late.
  */
-function belief(s: Shared, signal: AbortSignal): { readonly start: number; lostAt: () => number | undefined; held: () => boolean } {
+function belief(s: Shared, signal: AbortSignal, session: Session): { readonly start: number; lostAt: () => number | undefined; held: () => boolean; loss: () => Holding["loss"] } {
   const start = now(s);
-  let abortedAt: number | undefined = signal.aborted ? start : undefined;
-  signal.addEventListener("abort", () => (abortedAt ??= now(s)), { once: true });
+  let abortedAt: number | undefined;
+  let loss: Holding["loss"];
+  const onAbort = (): void => {
+    abortedAt ??= now(s);
+    loss ??= { reason: describe(signal.reason), certainUntil: session.expiresAt - s.t0 };
+  };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
   const lag = s.o.unsafeLossDeadline ? s.o.ttl * 1000 : 0;
   const lostAt = (): number | undefined => (abortedAt === undefined ? undefined : abortedAt + lag);
-  return { start, lostAt, held: () => (lostAt() ?? Infinity) > now(s) };
+  return { start, lostAt, held: () => (lostAt() ?? Infinity) > now(s), loss: () => loss };
+}
+
+/** A loss reason in one short line: code, the cause's code, the message. */
+function describe(reason: unknown): string {
+  if (!(reason instanceof EtcdError)) return String(reason).slice(0, 160);
+  const cause = reason.cause instanceof EtcdError ? ` (cause ${reason.cause.code})` : "";
+  return `${reason.code}${cause}: ${reason.message.slice(0, 160)}`;
 }
 
 function record(s: Shared, worker: number, key: string, revision: bigint, b: ReturnType<typeof belief>, releasedAt: number): void {
   const lost = b.lostAt();
   const endedBy = lost !== undefined && lost < releasedAt ? "signal" : s.stop.aborted ? "stop" : "release";
-  s.holdings.push({ worker, key, revision: revision.toString(), start: b.start, end: Math.min(releasedAt, lost ?? Infinity), endedBy });
+  s.holdings.push({ worker, key, revision: revision.toString(), start: b.start, end: Math.min(releasedAt, lost ?? Infinity), endedBy, loss: endedBy === "signal" ? b.loss() : undefined });
 }
 
 async function lockWorker(s: Shared, slot: Slot, random: Random): Promise<void> {
@@ -189,7 +202,7 @@ async function lockWorker(s: Shared, slot: Slot, random: Random): Promise<void> 
     try {
       const { client, session } = await ready(s, slot);
       const lock = await client.mutex(`${s.prefix}lock`, { session }).lock({ signal: s.stop });
-      const b = belief(s, lock.signal);
+      const b = belief(s, lock.signal, session);
       slot.holding = true;
       count(s, "acquired");
       const hold = random.between(200, 4000);
@@ -246,7 +259,7 @@ async function electionWorker(s: Shared, slot: Slot, random: Random): Promise<vo
     try {
       const { client, session } = await ready(s, slot);
       const leadership = await client.election(`${s.prefix}election`, { session }).campaign(`w${worker}-${n}`, { signal: s.stop });
-      const b = belief(s, leadership.signal);
+      const b = belief(s, leadership.signal, session);
       slot.holding = true;
       count(s, "elected");
       await sleep(random.between(100, 2000));

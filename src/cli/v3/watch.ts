@@ -7,7 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import type { EtcdV3Client } from "../../v3/client.js";
-import type { V3WatchEvent, V3WatchOptions } from "../../v3/watch.js";
+import type { V3Watch, V3WatchEvent, V3WatchOptions } from "../../v3/watch.js";
 import type { ResponseHeader } from "../../v3/types.js";
 import { CliExit } from "../shared/exit.js";
 import { goQuote } from "../shared/gofmt.js";
@@ -48,15 +48,44 @@ export const WATCH: CommandSpec = {
       return error instanceof WatchArgsError ? ctx.fail(error.message, EXIT.badArgs) : ctx.failWith(error);
     }
     const client = await ctx.client();
-    const watch = openWatch(client, request);
+    const progress = new ProgressLines(ctx);
+    const watch = openWatch(client, request, progress);
     if (typeof watch === "string") return ctx.fail(watch, EXIT.badArgs);
-    await printWatch(ctx, client, request, watch);
+    await printWatch(ctx, client, request, watch, progress);
     ctx.fail("watch is canceled by the server", EXIT.interrupted);
   },
 };
 
+/**
+ * etcdctl prints "progress notify: <revision>" for each progress reply. A progress revision
+ * reported while a reply's events are still being gathered waits until they are printed, so the
+ * line always follows the events it vouches for.
+ */
+class ProgressLines {
+  /** True from a reply's first event until the reply has been printed. */
+  assembling = false;
+  readonly #ctx: V3Context;
+  readonly #deferred: bigint[] = [];
+
+  constructor(ctx: V3Context) {
+    this.#ctx = ctx;
+  }
+
+  /** A progress revision from the watch (periodic, or the answer to `progress`). */
+  readonly report = (revision: bigint): void => {
+    if (this.assembling) this.#deferred.push(revision);
+    else this.#ctx.out(`progress notify: ${revision}\n`);
+  };
+
+  /** Prints what waited for the reply just printed. */
+  flush(): void {
+    this.assembling = false;
+    for (const revision of this.#deferred.splice(0)) this.#ctx.out(`progress notify: ${revision}\n`);
+  }
+}
+
 /** etcdctl's `getWatchChan`: the watch a request asks for, or the reason it cannot be made. */
-function openWatch(client: EtcdV3Client, request: WatchRequest): AsyncIterableIterator<V3WatchEvent> | string {
+function openWatch(client: EtcdV3Client, request: WatchRequest, progress: ProgressLines): V3Watch | string {
   const [key, rangeEnd] = request.watchArgs;
   if (key === undefined) return "bad number of arguments";
   if (rangeEnd !== undefined && request.watchArgs.length === 2 && request.options.prefix) return "`range_end` and `--prefix` are mutually exclusive";
@@ -66,6 +95,7 @@ function openWatch(client: EtcdV3Client, request: WatchRequest): AsyncIterableIt
     ...(request.options.rev > 0n ? { startRevision: request.options.rev } : {}),
     prevKv: request.options.prevKv,
     progressNotify: request.options.progressNotify,
+    onProgress: progress.report,
   };
   try {
     return client.watch(all ? "\x00" : key, options);
@@ -75,18 +105,20 @@ function openWatch(client: EtcdV3Client, request: WatchRequest): AsyncIterableIt
 }
 
 /** Prints replies until the watch ends; a cancellation is reported as etcdctl reports it. */
-async function printWatch(ctx: V3Context, client: EtcdV3Client, request: WatchRequest, watch: AsyncIterableIterator<V3WatchEvent>): Promise<void> {
+async function printWatch(ctx: V3Context, client: EtcdV3Client, request: WatchRequest, watch: AsyncIterableIterator<V3WatchEvent>, progress: ProgressLines): Promise<void> {
   const { hex, format } = await ctx.settings();
   let last: ResponseHeader | undefined;
   try {
-    for await (const events of replies(watch)) {
+    for await (const events of replies(watch, progress)) {
       const header = events[0]?.header;
       if (header === undefined) continue;
       last = header;
       ctx.printIn(format, watchRendering(header, events, hex));
       for (const event of events) await runExec(ctx, request.execArgs, header, event);
+      progress.flush();
     }
   } catch (error) {
+    progress.flush();
     if (error instanceof CliExit) throw error;
     ctx.err(`watch was canceled (${canceledText(error)})\n`);
     const compactRevision = typeof error === "object" && error !== null && "compactRevision" in error && typeof error.compactRevision === "bigint" ? error.compactRevision : 0n;
@@ -116,11 +148,13 @@ async function headerOf(ctx: V3Context, client: EtcdV3Client, request: WatchRequ
  * header object and are queued together, so whatever is already queued with the same header
  * belongs to the same reply.
  */
-async function* replies(watch: AsyncIterableIterator<V3WatchEvent>): AsyncGenerator<V3WatchEvent[]> {
+async function* replies(watch: AsyncIterableIterator<V3WatchEvent>, progress: ProgressLines): AsyncGenerator<V3WatchEvent[]> {
   let pending = watch.next();
   for (;;) {
+    progress.flush();
     const first = await pending;
     if (first.done === true) return;
+    progress.assembling = true;
     const group = [first.value];
     for (;;) {
       pending = watch.next();
@@ -196,6 +230,7 @@ async function interactive(ctx: V3Context, envKey: string, envRange: string, pro
   const client = await ctx.client();
   const next = stdinLines(ctx.io);
   const running: Promise<void>[] = [];
+  const live = new Map<V3Watch, ProgressLines>();
   let failed: Error | undefined;
   for (;;) {
     if (failed !== undefined) throw failed;
@@ -212,9 +247,18 @@ async function interactive(ctx: V3Context, envKey: string, envRange: string, pro
       ctx.err(`Invalid command: ${line} (watch and progress supported)\n`);
       continue;
     }
+    if (word === "progress") {
+      // etcdctl asks once on its shared stream and every watch prints the answer; each watch here asks, and one answer serves all.
+      for (const [watch, progress] of live) {
+        watch.requestProgress().then(progress.report, (error: unknown) => {
+          if (watch.endReason !== undefined) return;
+          failed = error instanceof Error ? error : new Error(String(error));
+        });
+      }
+      continue;
+    }
     if (word !== "watch") {
-      // etcd-ts's client has no way to ask for a progress notification on demand.
-      ctx.err(word === "progress" ? `Invalid command ${line} (progress is not supported by etcd-ts)\n` : `Invalid command ${line} (only support watch)\n`);
+      ctx.err(`Invalid command ${line} (only support watch)\n`);
       continue;
     }
     if (args.length < 2 && envKey === "") {
@@ -222,15 +266,19 @@ async function interactive(ctx: V3Context, envKey: string, envRange: string, pro
       continue;
     }
     const request = interactiveRequest(ctx, args, envKey, envRange, progressNotify);
-    const watch = openWatch(client, request);
+    const progress = new ProgressLines(ctx);
+    const watch = openWatch(client, request, progress);
     if (typeof watch === "string") {
       ctx.err(`Invalid command ${line} (${watch})\n`);
       continue;
     }
+    live.set(watch, progress);
     running.push(
-      printWatch(ctx, client, request, watch).catch((error: unknown) => {
-        failed = error instanceof Error ? error : new Error(String(error));
-      }),
+      printWatch(ctx, client, request, watch, progress)
+        .catch((error: unknown) => {
+          failed = error instanceof Error ? error : new Error(String(error));
+        })
+        .finally(() => live.delete(watch)),
     );
   }
 }
