@@ -200,6 +200,8 @@ async function runScenario(t: TestContext, s: Scenario): Promise<void> {
     `${s.name}: member ${i} (${s.target}); slowest after the fault: strong get ${slowest("get").toFixed(0)} ms, weak get ${slowest("weak-get").toFixed(0)} ms, put ${slowest("put").toFixed(0)} ms; ` +
       `slowest call from fault+${SETTLED_AFTER_MS} ms: ${settled.toFixed(0)} ms; ${[...outcomes].map(([k, n]) => `${k}=${n}`).join(" ")}`,
   );
+  const slowPut = run.ops.filter((op) => op.kind === "put" && op.end > faultAt).sort((a, b) => late(b) - late(a))[0];
+  if (slowPut !== undefined) t.diagnostic(`slowest put after the fault: started ${(slowPut.start - faultAt).toFixed(0)} ms after it, took ${(slowPut.end - slowPut.start).toFixed(0)} ms, ${slowPut.ok ? "ok" : `${slowPut.code ?? "?"}: ${slowPut.why ?? ""}`}`);
 
   assert.deepEqual(run.violations, []);
   assert.deepEqual(problems, []);

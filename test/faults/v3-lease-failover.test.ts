@@ -130,8 +130,8 @@ async function scenario(t: TestContext, name: string, fault: Fault): Promise<voi
     // lease lives: wait for one up to 2 x TTL.
     const repairedAt = performance.now();
     while (sampler.acks.length === acksBefore && performance.now() - repairedAt < 2 * TTL * 1000) await sleep(100);
-    assert.ok(sampler.acks.length > acksBefore, `renewals stopped after the repair: none acknowledged in ${(performance.now() - repairedAt).toFixed(0)} ms`);
     assert.equal(lostAt, undefined, `the lease was reported lost after the repair: ${lostWhy}`);
+    assert.ok(sampler.acks.length > acksBefore, `renewals stopped after the repair: none acknowledged in ${(performance.now() - repairedAt).toFixed(0)} ms`);
   } finally {
     await sampler.stop();
     ka.close();
@@ -160,7 +160,12 @@ test("SIGSTOP of the keep-alive stream's member, the leader: the stream moves an
       await cluster.member(i).pause();
       return [i];
     },
-    repair: (i) => cluster.member(i).resume(),
+    // Not SIGCONT: a leader resumed after a stall longer than the TTL revokes the lease that the
+    // new leader kept alive (etcd's fault, on 3.4.23 and 3.5.16 alike; test/torture/nemesis.ts).
+    repair: async (i) => {
+      await cluster.member(i).kill();
+      await cluster.member(i).start();
+    },
   });
 });
 
@@ -224,7 +229,10 @@ test("every member paused for longer than the TTL: the loss is reported within 1
     assert.ok(lost.cause instanceof EtcdError, "the loss does not say why the renewals failed");
     assert.ok(sinceAck <= TTL * 1000 + SLACK_MS, `loss reported ${sinceAck.toFixed(0)} ms after the last acknowledgement (TTL ${TTL * 1000} ms)`);
     // Reported early would mean claiming a live lease lost: etcd keeps it TTL after renewing it.
-    assert.ok(lostAt - lastAck >= TTL * 1000 - 250, `loss reported only ${(lostAt - lastAck).toFixed(0)} ms after the last acknowledgement`);
+    // The deadline counts from the renewal's send, which precedes the acknowledgement seen here by
+    // a round trip plus a sample: 1 s allows for a loaded machine and still catches a deadline of
+    // 4/5 TTL or less.
+    assert.ok(lostAt - lastAck >= TTL * 1000 - 1_000, `loss reported only ${(lostAt - lastAck).toFixed(0)} ms after the last acknowledgement`);
     assert.ok(ka.expiresAt <= lostAt);
   } finally {
     await Promise.all(cluster.members.map((m) => m.resume()));

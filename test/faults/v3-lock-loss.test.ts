@@ -3,8 +3,9 @@
  * and #10811). On a real 3-member cluster, client A holds a lock on a 3 s session while client B
  * waits for it; then A's lease is (a) revoked by a third client, (b) unrenewable because every
  * member is SIGSTOPped for longer than the TTL, or (c) unrenewable because A's only member is cut
- * off from its peers. In each case A's `lock.signal` must abort before B's `lock()` resolves, on
- * this machine's one clock (performance.now). An election leader under (c) is checked the same way.
+ * off from its peers. In (b) and (c) A's `lock.signal` must abort before B's `lock()` resolves, on
+ * this machine's one clock (performance.now); in (a) it must abort as soon as the deletion reaches
+ * it (no client can hear of another's revoke first). An election leader under (c) is checked as (c).
  */
 import { after, before, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
@@ -109,16 +110,21 @@ async function race(t: TestContext, name: string, holder: readonly number[], con
   }
 }
 
-test("(a) a revoke by another client: the holder's signal aborts before the waiter acquires", async (t) => {
+test("(a) a revoke by another client: the holder's signal aborts as soon as the deletion reaches it", async (t) => {
   const revoker = clientOf([2]);
   try {
-    // A and B share a member: both watches hear of the revoke in the same apply, and B still has
-    // its linearizable check of its own key to make; A aborts as the deletion event arrives.
+    // Nobody can hear of a third client's revoke before etcd applies it, so here "before the
+    // waiter acquires" is a race that A usually wins by B's linearizable check after the same
+    // event (15-124 ms measured under load; docs/concurrency.md), not a promise: what is asserted
+    // is that A hears of it from its own key's deletion, at once, not at its lease deadline.
+    let revokedAt = 0;
     const outcome = await race(t, cluster.prefix("revoke"), [0], [0], async (lease) => {
       await revoker.lease.revoke(lease);
+      revokedAt = performance.now();
     }, () => Promise.resolve());
-    assert.ok(outcome.abortedAt < outcome.acquiredAt, `A aborted at ${outcome.abortedAt}, B acquired at ${outcome.acquiredAt}`);
     assert.ok(["LOCK_LOST", "LEASE_LOST"].includes(outcome.reason.code), outcome.reason.code);
+    // The lease's own deadline is 3 s away; 1.5 s leaves room for a loaded machine.
+    assert.ok(outcome.abortedAt - revokedAt < 1_500, `A's signal aborted ${Math.round(outcome.abortedAt - revokedAt)} ms after the revoke returned`);
   } finally {
     await revoker.close();
   }

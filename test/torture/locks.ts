@@ -44,6 +44,11 @@ export interface LockTortureOptions {
   /** Session TTL in seconds. */
   readonly ttl: number;
   readonly unsafeLossDeadline: boolean;
+  /**
+   * Resume a paused leader with SIGCONT as the register workload does (default: SIGKILL and
+   * restart it): shows etcd revoking a renewed lease from a stale leader (see NemesisOptions).
+   */
+  readonly resumePausedLeader?: boolean | undefined;
   readonly log: (line: string) => void;
 }
 
@@ -89,7 +94,8 @@ const codeOf = (error: unknown): string => (error instanceof EtcdError ? error.c
 export async function runLockTorture(o: LockTortureOptions): Promise<LockTortureResult> {
   const support = partitionSupport();
   const plan = planFaults(createRandom(o.seed).fork(0), { members: o.members, durationMs: o.durationMs, partitions: support.ok });
-  o.log(`torture: ${o.workload} workload, seed ${o.seed}, ${o.members} members, ${o.workers} workers, ${(o.durationMs / 1000).toFixed(0)} s, TTL ${o.ttl} s, unsafe loss deadline ${o.unsafeLossDeadline ? "ON (2 x TTL)" : "off"}`);
+  o.log(`torture: ${o.workload} workload, seed ${o.seed}, ${o.members} members, ${o.workers} workers, ${(o.durationMs / 1000).toFixed(0)} s, TTL ${o.ttl} s, unsafe loss deadline ${o.unsafeLossDeadline ? "ON (2 x TTL)" : "off"}, ` +
+    `paused leader ${o.resumePausedLeader === true ? "resumed by SIGCONT (etcd may revoke renewed leases)" : "restarted"}`);
   const cluster = await startCluster({ size: o.members, name: "torture-locks" });
   try {
     return await exercise(cluster, o, plan);
@@ -117,7 +123,7 @@ async function exercise(cluster: Cluster, o: LockTortureOptions, plan: ReturnTyp
   tasks.push(freezer(s, cluster, random.fork(99)), cutter(s, random.fork(98)));
   o.log("faults injected:");
   let stopped = false;
-  const nemesis = runNemesis(cluster, plan, { startedAt: s.t0, stopped: () => stopped, log: o.log });
+  const nemesis = runNemesis(cluster, plan, { startedAt: s.t0, stopped: () => stopped, log: o.log, restartPausedLeader: !o.resumePausedLeader });
   await sleep(o.durationMs);
   stopped = true;
   controller.abort(new Error("torture over"));

@@ -5,7 +5,7 @@
  *     [--workers N] [--members 3|5] [--unsafe-retry] [--generation S] [--think MS] [--save FILE]
  *   node --import tsx test/torture/main.ts --check FILE     (checks a saved run again, no cluster)
  *   node --import tsx test/torture/main.ts --workload lock|election [--seconds S] [--seed N]
- *     [--workers N] [--members 3|5] [--ttl SECONDS] [--unsafe-loss-deadline]
+ *     [--workers N] [--members 3|5] [--ttl SECONDS] [--unsafe-loss-deadline] [--resume-paused-leader]
  *
  * `--workload lock` and `--workload election` (v3 concurrency; see locks.ts) run instead of the
  * register workload (`--workload register`, the default): N workers take a mutex in turn and do
@@ -14,7 +14,9 @@
  * (default 2 s). Checked: believed holdings (or leaderships) never overlap; the fenced register is
  * linearizable; observe() reports leaders in order. CI's short mode: `--workload lock --seconds 30`.
  * `--unsafe-loss-deadline` makes workers notice a loss one TTL late (a 2 x TTL loss deadline):
- * the exclusion check must then fail.
+ * the exclusion check must then fail. A paused leader is repaired by SIGKILL and restart, since
+ * etcd revokes renewed leases from a leader resumed by SIGCONT (nemesis.ts); `--resume-paused-leader`
+ * resumes it anyway, to show that server-side fault.
  *
  * `--api both` (the default) runs the v2 client, then the v3 client, each on its own cluster for
  * the whole duration and with the same seed, so either can be replayed alone with `--api`; a
@@ -47,6 +49,7 @@ const { values } = parseArgs({
     workload: { type: "string" },
     ttl: { type: "string" },
     "unsafe-loss-deadline": { type: "boolean" },
+    "resume-paused-leader": { type: "boolean" },
   },
   strict: true,
 });
@@ -108,6 +111,7 @@ async function lockTorture(workload: LockWorkload, seed: number): Promise<boolea
     members,
     ttl: Math.max(1, Math.floor(num("ttl", values.ttl, 2))),
     unsafeLossDeadline: values["unsafe-loss-deadline"] === true,
+    resumePausedLeader: values["resume-paused-leader"] === true,
     log: (line) => {
       console.log(line);
     },

@@ -27,6 +27,27 @@ export interface FaultRecord {
   targets: readonly number[];
   repairedAt: number;
   error?: string | undefined;
+  /** Set when a paused leader was repaired by SIGKILL and restart rather than SIGCONT (see `NemesisOptions`). */
+  restartedLeader?: number | undefined;
+}
+
+/** How the nemesis runs. */
+export interface NemesisOptions {
+  readonly startedAt: number;
+  readonly stopped: () => boolean;
+  readonly log: (line: string) => void;
+  /**
+   * Repair a paused leader by SIGKILL and restart instead of SIGCONT. A leader that resumes after
+   * a stall longer than a lease's TTL still believes it leads, finds the lease expired by its own
+   * stale view and revokes it, although clients renewed it through the new leader meanwhile: etcd
+   * ends a lease early, and no client can learn of that before a waiter does. etcd 3.4.31/3.5.13
+   * made the revoke check leadership (etcd-io/etcd#15247), but 3.4.34/3.5.16 skip that check while
+   * the member's raft ticks are recent (etcd-io/etcd#18428), and a process resumed by SIGCONT ticks
+   * at once: seen here on 3.4.23 and on 3.5.16. The lock and election workloads, whose checks
+   * assume etcd keeps a renewed lease for its TTL, set this; a restarted member's lessor starts
+   * as a follower's.
+   */
+  readonly restartPausedLeader?: boolean | undefined;
 }
 
 /** Inputs of the plan. */
@@ -91,7 +112,7 @@ export function describeFault(f: PlannedFault): string {
 }
 
 /** Runs the schedule until it ends or `stopped()`; every fault is repaired before this resolves. */
-export async function runNemesis(cluster: Cluster, plan: readonly PlannedFault[], o: { startedAt: number; stopped: () => boolean; log: (line: string) => void }): Promise<FaultRecord[]> {
+export async function runNemesis(cluster: Cluster, plan: readonly PlannedFault[], o: NemesisOptions): Promise<FaultRecord[]> {
   const records: FaultRecord[] = [];
   const since = (): number => performance.now() - o.startedAt;
   try {
@@ -100,14 +121,16 @@ export async function runNemesis(cluster: Cluster, plan: readonly PlannedFault[]
       const record: FaultRecord = { fault, at: since(), targets: fault.targets, repairedAt: 0 };
       records.push(record);
       try {
-        await inject(cluster, record, o.stopped);
+        await inject(cluster, record, o);
         await cluster.waitHealthy(undefined, 30_000);
       } catch (error) {
         record.error = error instanceof Error ? error.message.split("\n")[0] : String(error);
       }
       record.repairedAt = since();
       o.log(`  fault #${fault.n} at ${(record.at / 1000).toFixed(1)} s: ${describeFault({ ...fault, targets: record.targets })}` +
-        ` (targets ${record.targets.join(",") || "-"}; repaired at ${(record.repairedAt / 1000).toFixed(1)} s)${record.error === undefined ? "" : `: ${record.error}`}`);
+        ` (targets ${record.targets.join(",") || "-"}; repaired at ${(record.repairedAt / 1000).toFixed(1)} s)` +
+        (record.restartedLeader === undefined ? "" : `; member ${record.restartedLeader} was the leader: SIGKILL and restart instead of SIGCONT`) +
+        (record.error === undefined ? "" : `: ${record.error}`));
     }
   } finally {
     await repairAll(cluster);
@@ -115,8 +138,9 @@ export async function runNemesis(cluster: Cluster, plan: readonly PlannedFault[]
   return records;
 }
 
-async function inject(cluster: Cluster, record: FaultRecord, stopped: () => boolean): Promise<void> {
+async function inject(cluster: Cluster, record: FaultRecord, o: NemesisOptions): Promise<void> {
   const { fault } = record;
+  const { stopped } = o;
   const members = (): ReturnType<Cluster["member"]>[] => record.targets.map((i) => cluster.member(i));
   switch (fault.kind) {
     case "leader-kill":
@@ -124,11 +148,22 @@ async function inject(cluster: Cluster, record: FaultRecord, stopped: () => bool
       return killHoldStart(members(), fault.holdMs, stopped);
     case "kill":
       return killHoldStart(members(), fault.holdMs, stopped);
-    case "pause":
+    case "pause": {
+      // Unknown leadership counts as leading: restarting a follower costs only a rejoin.
+      const leader = o.restartPausedLeader === true ? await cluster.leader(2_000).catch(() => -1) : undefined;
       for (const m of members()) await m.pause();
       await pauseUnless(fault.holdMs, stopped);
-      for (const m of members()) await m.resume();
+      for (const m of members()) {
+        if (leader === undefined || (leader !== -1 && leader !== m.index)) {
+          await m.resume();
+          continue;
+        }
+        record.restartedLeader = m.index;
+        await m.kill();
+        await m.start(30_000);
+      }
       return;
+    }
     case "isolate":
       for (const m of members()) await m.isolate();
       await pauseUnless(fault.holdMs, stopped);
