@@ -45,18 +45,3 @@ export function etcdVersion(): string {
   version ??= /etcd Version:\s*(\S+)/.exec(execFileSync(etcdBin(), ["--version"], { encoding: "utf8" }))?.[1] ?? "unknown";
   return version;
 }
-
-/**
- * Whether this etcd lets a deposed leader revoke leases: a leader stalled (SIGSTOP, a stuck disk)
- * past a lease's TTL still believes it leads when it runs again, finds the lease "expired" by its
- * own stale clock and proposes the revoke, which the new leader applies although the client kept
- * the lease alive through it (etcd-io/etcd#15247; fixed in 3.4.31 and 3.5.13 by checking
- * leadership first). No client can prevent or foresee that revoke.
- */
-export function revokesFromStaleLeader(v: string = etcdVersion()): boolean {
-  const m = /^(\d+)\.(\d+)\.(\d+)/.exec(v);
-  if (m === null) return false;
-  const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  if (major !== 3) return major < 3;
-  return minor < 4 || (minor === 4 && patch < 31) || (minor === 5 && patch < 13);
-}

@@ -2,7 +2,7 @@
 export { startCluster, Cluster, type ClusterOptions } from "./cluster.js";
 export { Member, MemberStartError } from "./member.js";
 export { partitionSupport, PartitionUnsupportedError, type PartitionSupport } from "./partition.js";
-export { etcdBin, etcdVersion, revokesFromStaleLeader } from "./etcd-bin.js";
+export { etcdBin, etcdVersion } from "./etcd-bin.js";
 export { request, RequestError, type RequestOptions, type RequestTls, type HttpResponse } from "./http.js";
 export { sweepStale } from "./registry.js";
 export { isAlive, sleep } from "./proc.js";
