@@ -55,4 +55,5 @@ const result = await build({
 
 const outputs = Object.entries(result.metafile.outputs);
 const bytes = outputs.reduce((sum, [, o]) => sum + o.bytes, 0);
-console.log(`build-bin: dist/esm/cli/main.js and ${outputs.length - 1} chunks, ${(bytes / 1024).toFixed(0)} kB`);
+// On stderr: `npm pack --json` runs this build (prepare) and its stdout must stay JSON.
+process.stderr.write(`build-bin: dist/esm/cli/main.js and ${outputs.length - 1} chunks, ${(bytes / 1024).toFixed(0)} kB\n`);
