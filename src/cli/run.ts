@@ -3,7 +3,9 @@
  * does, `ETCDCTL_API` picks the command set: v3 unless it says 2. Each set is imported only
  * when chosen, so a v3 command never loads the v2 commands (or commander) and vice versa.
  */
+import { VERSION } from "../version.js";
 import type { CliIo } from "./shared/io.js";
+import { API_VERSION, PROGRAM_NAME } from "./v3/names.js";
 
 /** Runs one invocation (`argv` without the node and script paths) and resolves with its exit code. */
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
@@ -12,9 +14,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const api = io.env["ETCDCTL_API"] ?? "";
   if (api === "2") return (await import("./v2/run.js")).run(argv, io);
   if (api === "" || api === "3") {
-    // Answered before the v3 runner loads: scripts ask for it often, and it needs nothing else.
+    // Answered before the v3 runner loads: scripts ask for it often, and it needs two constants.
     if (argv.length === 1 && argv[0] === "--version") {
-      const [{ VERSION }, { API_VERSION, PROGRAM_NAME }] = await Promise.all([import("../version.js"), import("./v3/globals.js")]);
       io.stdout(`${PROGRAM_NAME} version: ${VERSION}\nAPI version: ${API_VERSION}\n`);
       return 0;
     }

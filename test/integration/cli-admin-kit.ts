@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { run } from "../../src/cli/run.js";
 import type { CliIo } from "../../src/cli/shared/io.js";
 import { etcdBin } from "../harness/index.js";
+import { CLI_BIN, runBin } from "./cli-bin.js";
 import type { Outcome } from "./cli-kit.js";
 
 /** The etcdctl that matches the server under test. */
@@ -36,6 +37,7 @@ export function etcdctl(args: readonly string[], stdin?: string): Promise<Outcom
 
 /** Runs etcd-ts's v3 command set in this process, stdin given as text. */
 export async function ours(args: readonly string[], stdin = ""): Promise<Outcome> {
+  if (CLI_BIN !== undefined) return runBin(args, { ETCDCTL_API: "3" }, { stdin });
   let stdout = "";
   let stderr = "";
   const lines = stdin.split("\n");

@@ -10,6 +10,7 @@ import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { run } from "../../src/cli/run.js";
 import type { CliIo } from "../../src/cli/shared/io.js";
+import { CLI_BIN, oursCommand, runBin } from "./cli-bin.js";
 
 /** What one command printed and how it ended. */
 export interface Outcome {
@@ -73,6 +74,7 @@ export function runEtcdctl(args: readonly string[], options: RunOptions = {}): P
 
 /** Runs etcd-ts in this process through `run`, with captured output. */
 export async function runOurs(args: readonly string[], options: RunOptions = {}): Promise<Outcome> {
+  if (CLI_BIN !== undefined) return runBin(args, { ETCDCTL_API: "2", ...options.env }, { stdin: options.stdin, interrupt: options.interrupt });
   let stdout = "";
   let stderr = "";
   const stdin = options.stdin ?? "";
@@ -91,7 +93,7 @@ export async function runOurs(args: readonly string[], options: RunOptions = {})
 /** Runs etcd-ts as a real process, the way users do (`node --import tsx src/cli/main.ts`). */
 export function runOursProcess(args: readonly string[], options: RunOptions = {}): Promise<Outcome> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "src/cli/main.ts"), ...args], { cwd: REPO, env: { ...baseEnv(options.env) } });
+    const child = spawn(process.execPath, [...oursCommand(), ...args], { cwd: REPO, env: { ...baseEnv(options.env) } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -133,6 +135,14 @@ export async function runEtcdctlUntil(args: readonly string[], done: (stdout: st
 /** Our long-running command, interrupted once it printed enough. */
 export async function runOursUntil(args: readonly string[], done: (stdout: string) => boolean, timeoutMs = 10_000): Promise<Outcome> {
   const interrupt = new AbortController();
+  if (CLI_BIN !== undefined) {
+    const timer = setTimeout(() => {
+      interrupt.abort();
+    }, timeoutMs);
+    const outcome = await runBin(args, { ETCDCTL_API: "2" }, { interrupt: interrupt.signal, until: done });
+    clearTimeout(timer);
+    return outcome;
+  }
   let stdout = "";
   let stderr = "";
   const timer = setTimeout(() => {

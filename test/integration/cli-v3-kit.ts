@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import type { Writable } from "node:stream";
 import { run } from "../../src/cli/run.js";
 import type { CliIo } from "../../src/cli/shared/io.js";
+import { CLI_BIN, oursCommand, runBin } from "./cli-bin.js";
 
 /** What one command printed and how it ended. */
 export interface Outcome {
@@ -80,6 +81,7 @@ export function runEtcdctl(args: readonly string[], options: RunOptions = {}): P
 
 /** Runs etcd-ts v3 in this process through `run`. */
 export async function runOurs(args: readonly string[], options: RunOptions = {}): Promise<Outcome> {
+  if (CLI_BIN !== undefined) return runBin(args, { ETCDCTL_API: "3", ...options.env }, { stdin: options.stdin });
   let stdout = "";
   let stderr = "";
   const stdin = options.stdin ?? "";
@@ -114,7 +116,7 @@ export function start(which: "etcdctl" | "ours", args: readonly string[], option
   const child: ChildProcess =
     which === "etcdctl"
       ? spawn(ETCDCTL ?? "etcdctl", [...args], { env: baseEnv(options.env) })
-      : spawn(process.execPath, ["--import", "tsx", join(REPO, "src/cli/main.ts"), ...args], { cwd: REPO, env: baseEnv(options.env) });
+      : spawn(process.execPath, [...oursCommand(), ...args], { cwd: REPO, env: baseEnv(options.env) });
   let stdout = "";
   let stderr = "";
   const listeners = new Set<() => void>();

@@ -6,11 +6,11 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EtcdV2Client, EtcdV3Client, verifyV2ToV3 } from "../../src/index.js";
 import { sleep, startCluster, type Cluster } from "../harness/index.js";
 import { createRandom, randomSeed } from "../torture/prng.js";
+import { oursCommand } from "./cli-bin.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const SEED = Number(process.env["MIGRATE_SEED"] ?? randomSeed());
@@ -24,7 +24,7 @@ interface Outcome {
 
 /** Starts the command; `done` resolves when it exits. */
 function start(args: readonly string[]): { child: ChildProcess; done: Promise<Outcome> } {
-  const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "src/cli/main.ts"), "migrate", "v2-to-v3", ...args], { cwd: REPO, env: { PATH: process.env["PATH"], HOME: process.env["HOME"] } });
+  const child = spawn(process.execPath, [...oursCommand(), "migrate", "v2-to-v3", ...args], { cwd: REPO, env: { PATH: process.env["PATH"], HOME: process.env["HOME"] } });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));

@@ -3,7 +3,8 @@
  * (or the Go client's error text) on its own line and exits 1; checks that etcdctl makes before
  * sending are made here in the same order, with the same words.
  */
-import { EtcdError, type Permission } from "../../index.js";
+import { EtcdError } from "../../errors.js";
+import type { Permission } from "../../v2/types.js";
 import { goErrorText } from "./errors.js";
 import type { CliContext } from "./context.js";
 import { cleanKey, type Action } from "./keys.js";

@@ -4,7 +4,10 @@
  * synced before the first request unless `--no-sync` (etcdctl's `mustNewClient`).
  */
 import { readFileSync } from "node:fs";
-import { EtcdError, EtcdV2Client, type CallOptions, type EtcdV2ClientOptions, type TlsOptions } from "../../index.js";
+import { EtcdError } from "../../errors.js";
+import type { CallOptions, TlsOptions } from "../../options.js";
+import { EtcdV2Client } from "../../v2/client.js";
+import type { EtcdV2ClientOptions } from "../../v2/types.js";
 import { CliExit } from "../shared/exit.js";
 import { EXIT, UsageError, handleErrorText, isConnectionError } from "./errors.js";
 

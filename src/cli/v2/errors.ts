@@ -4,7 +4,7 @@
  * exactly where the failure is one etcdctl can have (server errors, refused connections,
  * deadlines); failures only we detect keep our own, more precise, text.
  */
-import { EtcdError } from "../../index.js";
+import { EtcdError } from "../../errors.js";
 export { UsageError } from "../shared/exit.js";
 
 /** Exit codes of etcdctl v2. */

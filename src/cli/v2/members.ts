@@ -2,7 +2,8 @@
  * `member list|add|remove|update` and `cluster-health`. Like etcdctl, failures print the Go
  * client's error text and exit 1; `cluster-health` exits 5 unless every member is healthy.
  */
-import { EtcdV2Client, type Member } from "../../index.js";
+import { EtcdV2Client } from "../../v2/client.js";
+import type { Member } from "../../v2/types.js";
 import { EXIT, goErrorText, handleErrorText, goHttpErrorText } from "./errors.js";
 import type { CliContext } from "./context.js";
 import type { Action } from "./keys.js";

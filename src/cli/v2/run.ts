@@ -4,7 +4,7 @@
  * failure ends as one line on stderr and an exit code, never a stack trace.
  */
 import { Command, CommanderError } from "commander";
-import { VERSION } from "../../index.js";
+import { VERSION } from "../../version.js";
 import { flagToken, normalizeArgv, type FlagDef } from "../shared/argv.js";
 import { AUTH_ACTIONS } from "./auth.js";
 import { CliContext, CliExit, CommandOptions, resolveGlobals, type RawGlobals } from "./context.js";

@@ -15,6 +15,7 @@ import type { CliIo } from "../shared/io.js";
 import { EXIT, errorText, exitCodeOf } from "./errors.js";
 import { debugDump, shadowedVariable, withEnvironment } from "./globals.js";
 import { isOutputFormat, type OutputFormat, type Rendering } from "./printers.js";
+import { loadProtobufCodecs } from "./protobuf.js";
 import { Flags, type FlagSpec } from "./spec.js";
 
 /** The settings a client is made from. */
@@ -105,6 +106,7 @@ export class V3Context {
   /** Prints a result in the `-w` format, or fails as etcdctl does when the command has no such printer. */
   async print(rendering: Rendering): Promise<void> {
     const format = this.#format ?? (await this.settings()).format;
+    if (format === "protobuf") await loadProtobufCodecs();
     this.printIn(format, rendering);
   }
 

@@ -8,10 +8,7 @@
 import { checkValue } from "./parse.js";
 import { defaultOf, type FlagSpec } from "./spec.js";
 
-/** The program's name, where etcdctl prints "etcdctl". */
-export const PROGRAM_NAME = "etcd-ts";
-/** The etcd API version this command line speaks (the newest it was checked against). */
-export const API_VERSION = "3.5";
+export { API_VERSION, PROGRAM_NAME } from "./names.js";
 
 /** The global flags, in etcdctl's order of definition (help sorts them). */
 export const GLOBAL_FLAGS: readonly FlagSpec[] = [
