@@ -54,8 +54,8 @@ export interface DestCounters {
 type Change = { readonly put: V2Leaf; readonly destKey: string } | { readonly delete: string };
 
 /**
- * How far a lease's end may be from its v2 key's expiry and still count as the same TTL: a grant
- * rounds the time left up to a whole second, and etcd raises TTLs below its minimum.
+ * How much earlier than its v2 key's expiry a lease may end and still count as the same TTL: a
+ * grant rounds the time left to a whole second, and reading both sides takes time.
  */
 const EXPIRY_SLACK_MS = 2500;
 
@@ -113,9 +113,12 @@ export class DestWriter {
     const entry = this.#state.get(this.#keys.dest(leaf.key));
     if (entry === undefined || !sameAs(entry, leaf)) return false;
     if (leaf.expiresAt === undefined) return true;
-    // A refreshed TTL moves the v2 expiry: the copy then needs a lease that ends with it.
+    // A refreshed TTL moves the v2 expiry later: the copy then needs a lease that lives as long.
+    // A lease that ends later than the key is kept: every leader change in the destination resets
+    // its leases to their full TTL (etcd does so unless lease checkpointing is on), so a later
+    // end is what etcd itself does to any lease, and rewriting for it would make re-runs write.
     const leaseEnds = this.#leaseExpiry.get(entry.lease);
-    return leaseEnds !== undefined && Math.abs(leaseEnds - leaf.expiresAt) <= EXPIRY_SLACK_MS;
+    return leaseEnds !== undefined && leaseEnds >= leaf.expiresAt - EXPIRY_SLACK_MS;
   }
 
   /** v2 keys of the copies whose leases end within `ms`: a v2 TTL refresh sends no watch event, so they are read again. */

@@ -67,7 +67,7 @@ export interface MigrateV2ToV3Options {
   readonly maxRequestBytes?: number | undefined;
   /** Without `follow`, the catch-up ends after this many ms without a v2 event (default 1000). */
   readonly settleMs?: number | undefined;
-  /** Stops a follow (then the final reconcile and verify run); aborts anything else. */
+  /** Ends a follow (whatever was copied or received still lands, then the final reconcile and verify run); aborts anything else. */
   readonly signal?: AbortSignal | undefined;
   /** Called as the migration advances (at most every 100 ms while copying). */
   readonly onProgress?: ((progress: MigrationProgress) => void) | undefined;
@@ -146,10 +146,16 @@ class Migration {
   #lastProgress = 0;
   /** Events are applied one at a time, in arrival order, whichever watch brought them. */
   #queue: Promise<void> = Promise.resolve();
+  /**
+   * What aborts reads and writes: the caller's signal, except while following, where it only ends
+   * the following and the events already received, the reconcile and the verify still run.
+   */
+  readonly #abort: AbortSignal | undefined;
 
   constructor(options: MigrateV2ToV3Options) {
     this.#o = options;
     this.#keys = keyMapOf(options);
+    this.#abort = options.follow === true ? undefined : options.signal;
     const positive = (name: string, value: number | undefined, fallback: number): number => {
       if (value === undefined) return fallback;
       if (!Number.isSafeInteger(value) || value < 1) throw new EtcdError("INVALID_ARGUMENT", `${name} must be a positive integer, got ${value}`);
@@ -165,13 +171,13 @@ class Migration {
         dryRun: options.dryRun === true,
         inflight: positive("inflight", options.inflight, 4),
       },
-      options.signal,
+      this.#abort,
     );
   }
 
   async run(): Promise<MigrationReport> {
     const named = this.#o.keys ?? [];
-    const tree = await readSource(this.#o.source, this.#keys, named, this.#o.signal);
+    const tree = await readSource(this.#o.source, this.#keys, named, this.#abort);
     this.#total = tree.leaves.size;
     for (const dir of tree.emptyDirs) this.#emptyDirs.add(dir);
     await this.#writer.load();

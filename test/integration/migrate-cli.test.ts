@@ -105,6 +105,23 @@ test("--follow applies changes until SIGTERM, then exits 0 after its final verif
   assert.match(out.stdout, /verify: +equal/);
 });
 
+test("--follow stopped by SIGTERM in the middle of a burst of writes still lands all of them before its verify", async () => {
+  const p = cluster.prefix("cli-follow-burst");
+  await fill(p, 20);
+  const run = start(["--endpoints", cluster.clientUrl(0), "--prefix", p, "--follow"]);
+  for (let t = 0; (await v3.get(`${p}/d0/k0`)).kvs.length === 0; t++) {
+    assert.ok(t < 400, "the copy never reached v3");
+    await sleep(50);
+  }
+  await Promise.all(Array.from({ length: 200 }, (_, i) => v2.set(`${p}/burst/${i}`, `b${i}`)));
+  // At once: most of the burst is still to be applied (or not even received) when the signal comes.
+  run.child.kill("SIGTERM");
+  const out = await run.done;
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /verify: +equal/);
+  assert.equal((await v3.get(`${p}/burst/`, { prefix: true, countOnly: true })).count, 200n);
+});
+
 test("--dest-endpoints copies into another cluster's v3 store, under --dest-prefix, and --verify-only compares across the two", async () => {
   await using other = await startCluster({ size: 1 });
   const p = cluster.prefix("cli-dest");
