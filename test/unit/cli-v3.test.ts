@@ -11,7 +11,7 @@ import { tabAlign } from "../../src/cli/shared/tabwriter.js";
 import { errorText } from "../../src/cli/v3/errors.js";
 import { debugDump, goDuration, shadowedVariable, withEnvironment } from "../../src/cli/v3/globals.js";
 import { GLOBAL_FLAGS } from "../../src/cli/v3/globals.js";
-import { flagLines } from "../../src/cli/v3/help.js";
+import { flagLines, usageText } from "../../src/cli/v3/help.js";
 import { GET, PUT } from "../../src/cli/v3/kv.js";
 import { parseCommandLine, parseFlags, parseGoInt64, stripFlags, unknownCommand } from "../../src/cli/v3/parse.js";
 import { Flags, type CommandSpec, type FlagSpec } from "../../src/cli/v3/spec.js";
@@ -161,6 +161,15 @@ describe("Go's formats", () => {
   it("lists flags as etcd's help does: strings quoted, switches with [=default]", () => {
     const text = flagLines([{ name: "zed", kind: "string", defaultValue: "l", usage: "z" }, { name: "all", short: "a", kind: "bool", defaultValue: "false", usage: "b" }, { name: "n", kind: "int", defaultValue: "0", usage: "c" }]);
     assert.equal(text, '  -a, --all[=false]\tb\n      --n=0\tc\n      --zed="l"\tz\n');
+  });
+
+  it("the root's command list includes migrate v2-to-v3 in name order; a group's list does not", () => {
+    const root: CommandSpec = { name: "etcd-ts", use: "", short: "r", subcommands: [GET, PUT] };
+    const text = usageText([root], GLOBAL_FLAGS, { version: "0", apiVersion: "3.5" });
+    const commands = text.slice(text.indexOf("COMMANDS:"), text.indexOf("OPTIONS:")).split("\n").map((l) => l.trim().split(/\t+/)[0]).filter((w) => w !== undefined && w !== "" && w !== "COMMANDS:");
+    assert.deepEqual(commands, ["get", "migrate v2-to-v3", "put"]);
+    const group: CommandSpec = { name: "kv", use: "", short: "g", subcommands: [GET] };
+    assert.doesNotMatch(usageText([root, group], GLOBAL_FLAGS, { version: "0", apiVersion: "3.5" }), /migrate/);
   });
 });
 

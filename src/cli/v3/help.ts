@@ -14,6 +14,12 @@ export interface Versions {
   readonly apiVersion: string;
 }
 
+/**
+ * Commands the root's list shows that are not v3 command specs: `migrate v2-to-v3` has its own
+ * parser and runs in either API mode (src/cli/run.ts dispatches it first).
+ */
+const ROOT_EXTRAS: readonly (readonly [string, string])[] = [["migrate v2-to-v3", "Copies a live v2 tree into the v3 store, online (etcd-ts only; --help for its options)"]];
+
 /** The help of the last command of `path` (path[0] is the root). */
 export function usageText(path: readonly CommandSpec[], globals: readonly FlagSpec[], versions: Versions): string {
   const cmd = path[path.length - 1];
@@ -28,7 +34,10 @@ export function usageText(path: readonly CommandSpec[], globals: readonly FlagSp
   if (subs.length > 0) {
     text += `\nAPI VERSION:\n\t${versions.apiVersion}\n`;
     text += `\n\nCOMMANDS:\n`;
-    for (const [sub, words] of runnable(cmd, [])) text += `\t${words.join(" ")}\t${sub.short}\n`;
+    const lines: (readonly [string, string])[] = runnable(cmd, []).map(([sub, words]) => [words.join(" "), sub.short]);
+    if (isRoot) lines.push(...ROOT_EXTRAS);
+    lines.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    for (const [words, short] of lines) text += `\t${words}\t${short}\n`;
   }
   if (cmd.long !== undefined && cmd.long !== "") {
     text += `\nDESCRIPTION:\n`;
