@@ -36,6 +36,7 @@ const NUMBERS: Readonly<Record<string, readonly [NumberRule, "ms" | "bytes" | "c
   watchMaxBufferedEvents: ["positive", "count"],
   watchMaxBufferedBytes: ["positive", "bytes"],
   connections: ["positive", "connections"],
+  maxPendingRequests: ["positive", "count"],
 });
 
 const FUNCTIONS = ["checkRetry", "onEvent", "onCurl"] as const;

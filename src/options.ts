@@ -118,6 +118,8 @@ export const DEFAULTS = Object.freeze({
    * get of a large v2 store; past it the request fails RESPONSE_TOO_LARGE and its connection is closed.
    */
   maxResponseBytes: 64 * 1024 * 1024,
+  /** v2 requests that may wait per member for a free HTTP/1.1 connection; more fail PENDING_LIMIT, unsent. */
+  maxPendingRequests: 65_536,
   // The v3 transport's HTTP/2 and gRPC limits (docs/architecture.md, "HTTP/2 connection states and limits").
   /** HTTP/2 flow-control window per stream and per connection, in bytes. */
   window: 8 * 1024 * 1024,

@@ -14,6 +14,7 @@
  */
 import type net from "node:net";
 import tls from "node:tls";
+import { DEFAULTS } from "../options.js";
 import { dial, type DialOptions } from "./dial.js";
 import { H1ReplyParser, requestProblem, type H1Reply, type H1Step } from "./h1-parse.js";
 
@@ -32,7 +33,7 @@ export interface H1Request {
 export class H1Error extends Error {
   /**
    * A Node socket error code (ECONNREFUSED, ...) or one of ours (CONNECT_TIMEOUT, HTTP_PARSE,
-   * RESPONSE_TOO_LARGE, INVALID_REQUEST, SOCKET_CLOSED, ABORTED, CLOSED).
+   * RESPONSE_TOO_LARGE, INVALID_REQUEST, PENDING_LIMIT, SOCKET_CLOSED, ABORTED, CLOSED).
    */
   readonly code: string;
   /** Whether the request had been handed to a socket. */
@@ -55,6 +56,8 @@ export interface H1PoolOptions extends DialOptions {
   readonly connections: number;
   /** The largest reply body accepted; past it the request fails RESPONSE_TOO_LARGE and its connection is closed. */
   readonly maxResponseBytes: number;
+  /** Requests that may wait for a connection (DEFAULTS.maxPendingRequests); more are refused PENDING_LIMIT, unsent. */
+  readonly maxPending?: number | undefined;
 }
 
 /** One request from the moment it is asked for until it settles. */
@@ -105,12 +108,14 @@ export class H1Pool {
   private size = 0;
   private dialing = 0;
   private closed = false;
+  private readonly maxPending: number;
 
   /** A pool for `endpoint` (an http or https URL); nothing is opened before the first request. */
   constructor(endpoint: string, options: H1PoolOptions) {
     this.url = new URL(endpoint);
     this.hostHeader = this.url.host;
     this.options = options;
+    this.maxPending = options.maxPending ?? DEFAULTS.maxPendingRequests;
   }
 
   /**
@@ -136,7 +141,10 @@ export class H1Pool {
       signal.addEventListener("abort", exchange.onAbort, { once: true });
       const connection = this.idle.pop();
       if (connection !== undefined) connection.send(exchange);
-      else {
+      else if (this.queue.length >= this.maxPending) {
+        // Only deadlines bounded the queue before: a member that stops answering would hold every request made meanwhile.
+        exchange.fail(new H1Error(`${this.queue.length} requests already wait for a connection to ${this.url.origin} (maxPendingRequests)`, "PENDING_LIMIT", false));
+      } else {
         this.queue.push(exchange);
         this.grow();
       }

@@ -54,6 +54,8 @@ export interface HttpTransportOptions {
   readonly onCurl?: ((line: string) => void) | undefined;
   /** The largest reply body accepted, in bytes (DEFAULTS.maxResponseBytes). */
   readonly maxResponseBytes?: number | undefined;
+  /** Requests that may wait for a connection per pool (DEFAULTS.maxPendingRequests). */
+  readonly maxPendingRequests?: number | undefined;
 }
 
 // Errors raised before a request could have been written: safe to send again anywhere.
@@ -178,6 +180,7 @@ export class HttpTransport {
         tls: this.options.tls,
         connections,
         maxResponseBytes: this.options.maxResponseBytes ?? DEFAULTS.maxResponseBytes,
+        maxPending: this.options.maxPendingRequests ?? DEFAULTS.maxPendingRequests,
       });
       map.set(endpoint, pool);
     }
@@ -216,6 +219,8 @@ function h1Failure(error: unknown, endpoint: string, signal: AbortSignal): unkno
   // Answers about the request, not failures of the member: another member would answer the same.
   if (error.code === "INVALID_REQUEST") return new EtcdError("INVALID_ARGUMENT", error.message, { endpoint, cause: error });
   if (error.code === "RESPONSE_TOO_LARGE") return tooLarge(endpoint, error);
+  // Our own queue is full: nothing left, so another member (or a later attempt) may take it.
+  if (error.code === "PENDING_LIMIT") return new EtcdError("PENDING_LIMIT", `${endpoint}: ${error.message}`, { endpoint, delivery: "unsent", cause: error });
   return classify(error, endpoint, error.written);
 }
 

@@ -82,6 +82,7 @@ export class EtcdV2Client {
       onCurl: options.onCurl,
       maxResponseBytes: options.maxResponseBytes,
       connections: options.connections,
+      maxPendingRequests: options.maxPendingRequests,
     });
     this.#transport = transport;
     this.#engine = new EndpointEngine(

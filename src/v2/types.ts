@@ -313,5 +313,7 @@ export interface EtcdV2ClientOptions extends EngineOptions {
   readonly connections?: number | undefined;
   /** The largest reply body accepted, in bytes, long polls included (default 64 MiB); past it a call fails RESPONSE_TOO_LARGE. */
   readonly maxResponseBytes?: number | undefined;
+  /** v2 requests that may wait per member for a free connection (default 65,536); more fail PENDING_LIMIT, unsent. */
+  readonly maxPendingRequests?: number | undefined;
 }
 
