@@ -13,7 +13,8 @@
  * Leaving `preface`/`open` is one path, `retire`, which tells the owner once (`retired`).
  *
  * The wire format lives in `codec.ts` (frames in), `frames.ts` (frames out) and `hpack.ts`;
- * DATA within the send windows in `sender.ts`; batching and back-pressure in `writer.ts`. It does not do server push (disabled
+ * DATA within the send windows in `sender.ts`; the receive windows and our PINGs in
+ * `control.ts`; batching and back-pressure in `writer.ts`. It does not do server push (disabled
  * in our SETTINGS), priorities, or HPACK indexing on the sending side.
  */
 import type { Socket } from "node:net";
@@ -22,6 +23,8 @@ import { HeaderListTooLargeError, HpackDecoder, HpackError, type HeaderField } f
 import { DEFAULT_WINDOW, FLAG, FRAME, H2_ERROR, MAX_WINDOW, PREFACE, SETTING, frame, goawayFrame, rstFrame, settingsFrame, windowUpdateFrame } from "./frames.js";
 import { H2Stream, type H2StreamHandler, type H2StreamOwner } from "./stream.js";
 import { DataSender } from "./sender.js";
+import { PingLedger, ReceiveWindows } from "./control.js";
+import { checkResponseBlock } from "./fields.js";
 import { FrameWriter } from "./writer.js";
 
 import { H2Error, type H2ConnectionEvents, type H2ConnectionOptions, type H2State, type RetireReason } from "./contract.js";
@@ -39,34 +42,32 @@ export class H2Connection implements H2StreamOwner {
   private readonly socket: Socket;
   private readonly events: H2ConnectionEvents;
   private readonly options: H2ConnectionOptions;
-  private readonly window: number;
   private readonly decoder = new HpackDecoder();
   private readonly parser: FrameParser;
   private readonly writer: FrameWriter;
   private readonly sender: DataSender;
   private readonly streams = new Map<number, H2Stream>();
   private readonly queued: H2Stream[] = [];
-  private readonly pings = new Map<string, (error: unknown) => void>();
+  private readonly pings: PingLedger;
+  private readonly receive: ReceiveWindows;
   private nextId = 1;
   private maxConcurrent = Number.POSITIVE_INFINITY;
   private peerInitialWindow = DEFAULT_WINDOW;
-  private recvWindow: number;
-  private recvConsumed = 0;
   private failure: unknown;
   private halfClosed: H2Stream[] = [];
-  private pingCount = 0;
 
   /** Sends the preface and our SETTINGS on `socket` (written once it connects) and starts reading. */
   constructor(socket: Socket, options: H2ConnectionOptions, events: H2ConnectionEvents) {
     this.socket = socket;
     this.events = events;
     this.options = options;
-    this.window = Math.min(MAX_WINDOW, Math.max(DEFAULT_WINDOW, options.window));
-    this.recvWindow = this.window;
+    const window = Math.min(MAX_WINDOW, Math.max(DEFAULT_WINDOW, options.window));
     this.writer = new FrameWriter(socket, () => {
       this.sender.resume();
     });
     this.sender = new DataSender(this.writer);
+    this.receive = new ReceiveWindows(this.writer, window);
+    this.pings = new PingLedger(this.writer, options.maxOutstandingPings);
     this.parser = new FrameParser({ maxHeaderBlockBytes: options.maxHeaderListBytes, maxSettingsEntries: options.maxSettingsEntries }, this.sink());
     socket.on("data", (chunk: Buffer) => {
       this.read(chunk);
@@ -81,11 +82,11 @@ export class H2Connection implements H2StreamOwner {
     this.writer.push(
       settingsFrame([
         [SETTING.ENABLE_PUSH, 0],
-        [SETTING.INITIAL_WINDOW_SIZE, this.window],
+        [SETTING.INITIAL_WINDOW_SIZE, window],
         [SETTING.MAX_HEADER_LIST_SIZE, options.maxHeaderListBytes],
       ]),
     );
-    if (this.window > DEFAULT_WINDOW) this.writer.push(windowUpdateFrame(0, this.window - DEFAULT_WINDOW));
+    if (window > DEFAULT_WINDOW) this.writer.push(windowUpdateFrame(0, window - DEFAULT_WINDOW));
   }
 
   /** See the file comment. */
@@ -119,12 +120,7 @@ export class H2Connection implements H2StreamOwner {
 
   /** Sends a PING; `done` gets null on its ACK, or the connection's failure. False when closed or too many await their ACK. */
   ping(done: (error: unknown) => void): boolean {
-    if (this.current === "closed" || this.pings.size >= this.options.maxOutstandingPings) return false;
-    const payload = Buffer.alloc(8);
-    payload.writeUInt32BE(++this.pingCount, 4);
-    this.pings.set(payload.toString("hex"), done);
-    this.writer.push(frame(FRAME.PING, 0, 0, payload));
-    return true;
+    return this.current !== "closed" && this.pings.send(done);
   }
 
   /** Keeps the process alive while the caller has streams on it. */
@@ -173,7 +169,7 @@ export class H2Connection implements H2StreamOwner {
     const n = Math.min(Math.max(0, bytes), stream.held);
     if (n === 0) return;
     stream.held -= n;
-    this.credit(stream.closed ? undefined : stream, n);
+    this.receive.credit(stream.closed ? undefined : stream, n);
   }
 
   private sink(): FrameSink {
@@ -225,7 +221,7 @@ export class H2Connection implements H2StreamOwner {
     stream.id = this.nextId;
     this.nextId += 2;
     stream.sendWindow = this.peerInitialWindow;
-    stream.recvWindow = this.window;
+    stream.recvWindow = this.receive.size;
     this.streams.set(stream.id, stream);
     const block = stream.block ?? Buffer.alloc(0);
     stream.block = undefined;
@@ -258,21 +254,20 @@ export class H2Connection implements H2StreamOwner {
   }
 
   private onData(id: number, flags: number, data: Buffer, flowLength: number): void {
-    this.recvWindow -= flowLength;
-    if (this.recvWindow < 0) {
+    if (!this.receive.take(flowLength)) {
       this.protocolError(H2_ERROR.FLOW_CONTROL_ERROR, "DATA beyond the connection's receive window");
       return;
     }
     const stream = this.known(id);
     if (stream === undefined || stream.remoteEnded) {
       // Flow control counts every payload, padding included, even for streams that are over.
-      this.credit(undefined, flowLength);
+      this.receive.credit(undefined, flowLength);
       if (stream !== undefined) this.streamError(stream, H2_ERROR.STREAM_CLOSED, "DATA after the server ended the stream");
       return;
     }
     stream.recvWindow -= flowLength;
     if (stream.recvWindow < 0) {
-      this.credit(undefined, flowLength);
+      this.receive.credit(undefined, flowLength);
       this.streamError(stream, H2_ERROR.FLOW_CONTROL_ERROR, "DATA beyond the stream's receive window");
       return;
     }
@@ -281,33 +276,15 @@ export class H2Connection implements H2StreamOwner {
       try {
         kept = stream.handler.data(data) === false;
       } catch (error) {
-        this.credit(undefined, flowLength);
+        this.receive.credit(undefined, flowLength);
         this.handlerFailed(stream, error);
         return;
       }
     }
     if (kept) stream.held += data.length;
-    this.credit(stream.closed ? undefined : stream, kept ? flowLength - data.length : flowLength);
+    this.receive.credit(stream.closed ? undefined : stream, kept ? flowLength - data.length : flowLength);
     if (stream.closed) return;
     if ((flags & FLAG.END_STREAM) !== 0) this.remoteEnd(stream);
-  }
-
-  /** Counts consumed bytes and sends WINDOW_UPDATEs once half a window is owed. */
-  private credit(stream: H2Stream | undefined, n: number): void {
-    if (n <= 0) return;
-    this.recvConsumed += n;
-    if (this.recvConsumed >= this.window / 2) {
-      this.writer.push(windowUpdateFrame(0, this.recvConsumed));
-      this.recvWindow += this.recvConsumed;
-      this.recvConsumed = 0;
-    }
-    if (stream === undefined || stream.remoteEnded) return;
-    stream.recvConsumed += n;
-    if (stream.recvConsumed >= this.window / 2) {
-      this.writer.push(windowUpdateFrame(stream.id, stream.recvConsumed));
-      stream.recvWindow += stream.recvConsumed;
-      stream.recvConsumed = 0;
-    }
   }
 
   private onHeaderBlock(id: number, flags: number, block: Buffer): void {
@@ -329,6 +306,12 @@ export class H2Connection implements H2StreamOwner {
       return;
     }
     const end = (flags & FLAG.END_STREAM) !== 0;
+    const verdict = checkResponseBlock(fields, stream.phase, end);
+    if (!verdict.ok) {
+      this.streamError(stream, H2_ERROR.PROTOCOL_ERROR, `malformed response: ${verdict.problem}`, "ERR_H2_MALFORMED");
+      return;
+    }
+    stream.phase = verdict.next;
     try {
       stream.handler.headers(fields, end);
     } catch (error) {
@@ -368,12 +351,7 @@ export class H2Connection implements H2StreamOwner {
       this.pushControl(frame(FRAME.PING, FLAG.ACK, 0, payload));
       return;
     }
-    // Matched by payload: an ACK we did not ask for (or one repeated) settles nothing.
-    const key = payload.toString("hex");
-    const done = this.pings.get(key);
-    if (done === undefined) return;
-    this.pings.delete(key);
-    done(null);
+    this.pings.acknowledged(payload);
   }
 
   /** Queues an ACK; owing more than `maxQueuedControlFrames` means the peer floods us (CVE-2019-9512/9515). */
@@ -438,10 +416,10 @@ export class H2Connection implements H2StreamOwner {
   }
 
   /** A stream error (RFC 9113 §5.4.2): RST_STREAM to the server, and the handler hears why. */
-  private streamError(stream: H2Stream, code: number, what: string): void {
+  private streamError(stream: H2Stream, code: number, what: string, kind: "ERR_H2_STREAM" | "ERR_H2_MALFORMED" = "ERR_H2_STREAM"): void {
     if (stream.closed) return;
     this.writer.push(rstFrame(stream.id, code));
-    this.end(stream, code, new H2Error("ERR_H2_STREAM", `HTTP/2 stream error from the server: ${what}`, code));
+    this.end(stream, code, new H2Error(kind, `HTTP/2 stream error from the server: ${what}`, code));
   }
 
   /** A handler threw: only its stream pays (RST_STREAM INTERNAL_ERROR); the exception is the reason it hears. */
@@ -474,7 +452,7 @@ export class H2Connection implements H2StreamOwner {
     // Credit the handler still holds goes back to the connection: the stream can't use it.
     const held = stream.held;
     stream.held = 0;
-    if (this.current !== "closed") this.credit(undefined, held);
+    if (this.current !== "closed") this.receive.credit(undefined, held);
     this.streams.delete(stream.id);
     this.sender.forget(stream);
     this.startQueued();
@@ -513,9 +491,7 @@ export class H2Connection implements H2StreamOwner {
       stream.closed = true;
       this.tell(stream, undefined, error);
     }
-    const pings = [...this.pings.values()];
-    this.pings.clear();
-    for (const ping of pings) ping(error);
+    this.pings.failAll(error);
     this.events.close(this.failure);
   }
 }
