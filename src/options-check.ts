@@ -37,6 +37,7 @@ const NUMBERS: Readonly<Record<string, readonly [NumberRule, "ms" | "bytes" | "c
   watchMaxBufferedBytes: ["positive", "bytes"],
   connections: ["positive", "connections"],
   maxPendingRequests: ["positive", "count"],
+  maxConnections: ["positive", "connections"],
 });
 
 const FUNCTIONS = ["checkRetry", "onEvent", "onCurl"] as const;

@@ -114,6 +114,11 @@ export const DEFAULTS = Object.freeze({
   /** Connections per member for ordinary requests (watches use their own). */
   connections: 64,
   /**
+   * Connections per member a burst may open beyond `connections` while the member answers (one
+   * per request in flight, as Go's client); those above `connections` close after a second idle.
+   */
+  maxConnections: 1024,
+  /**
    * The largest HTTP/1.1 (v2) reply body accepted, long polls included: 64 MiB holds a recursive
    * get of a large v2 store; past it the request fails RESPONSE_TOO_LARGE and its connection is closed.
    */

@@ -83,6 +83,7 @@ export class EtcdV2Client {
       maxResponseBytes: options.maxResponseBytes,
       connections: options.connections,
       maxPendingRequests: options.maxPendingRequests,
+      maxConnections: options.maxConnections,
     });
     this.#transport = transport;
     this.#engine = new EndpointEngine(

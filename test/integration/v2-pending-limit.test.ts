@@ -73,7 +73,7 @@ describe("maxPendingRequests against real etcd", () => {
     const [first, ...others] = cluster.endpoints();
     const events: EngineEvent[] = [];
     // Only the first member at first, so every long poll parks there.
-    const client = new EtcdV2Client({ endpoints: [first as string], connections: 1, maxPendingRequests: 2, suspectAfter: 60_000, healthInterval: 60_000 });
+    const client = new EtcdV2Client({ endpoints: [first as string], connections: 1, maxConnections: 1, maxPendingRequests: 2, suspectAfter: 60_000, healthInterval: 60_000 });
     clients.push(client);
     const dir = cluster.prefix("pending");
     await client.set(`${dir}/k`, "before");
@@ -92,7 +92,7 @@ describe("maxPendingRequests against real etcd", () => {
     assert.equal((await reader.get(`${dir}/k`, { quorum: true })).node?.value, "before");
 
     // With the other members known, the refused call fails over and lands once.
-    const failover = new EtcdV2Client({ endpoints: [first as string, ...others], connections: 1, maxPendingRequests: 2, suspectAfter: 60_000, healthInterval: 60_000, onEvent: (e) => events.push(e) });
+    const failover = new EtcdV2Client({ endpoints: [first as string, ...others], connections: 1, maxConnections: 1, maxPendingRequests: 2, suspectAfter: 60_000, healthInterval: 60_000, onEvent: (e) => events.push(e) });
     clients.push(failover);
     await failover.get(`${dir}/k`);
     const chosen = events.find((e) => e.type === "member-chosen");
