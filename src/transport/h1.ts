@@ -190,8 +190,8 @@ export class H1Pool {
   /**
    * Opens another connection when requests wait for one and the limits allow: freely up to
    * `connections`; beyond it, up to `maxConnections`, only while the member answers, so that a
-   * hung member holds no more sockets than before while a busy one gets one per request in
-   * flight (as Go's client does: at 256 in flight a cap of 64 ran v2 at 0.4-0.65x of Go).
+   * member that stopped answering a second ago gets no more sockets while a busy one gets one
+   * per request in flight (as Go's client does: at 256 in flight a cap of 64 ran v2 at 0.4-0.65x of Go).
    */
   private grow(): void {
     const { connections } = this.options;

@@ -2,7 +2,7 @@
  * The HTTP/1.1 pool's adaptive size against scripted servers: up to `connections` it opens a
  * connection whenever a request waits; beyond it, up to `maxConnections`, only while the member
  * answers (a reply within the last second), so a burst gets a connection per request in flight
- * while a member that answers nothing holds no more sockets than before; connections above
+ * while a member that answers nothing gets no more than `connections`; connections above
  * `connections` close after about a second idle.
  */
 import assert from "node:assert/strict";
