@@ -36,6 +36,8 @@ const NUMBERS: Readonly<Record<string, readonly [NumberRule, "ms" | "bytes" | "c
   watchMaxBufferedEvents: ["positive", "count"],
   watchMaxBufferedBytes: ["positive", "bytes"],
   connections: ["positive", "connections"],
+  maxPendingRequests: ["positive", "count"],
+  maxConnections: ["positive", "connections"],
 });
 
 const FUNCTIONS = ["checkRetry", "onEvent", "onCurl"] as const;

@@ -114,10 +114,17 @@ export const DEFAULTS = Object.freeze({
   /** Connections per member for ordinary requests (watches use their own). */
   connections: 64,
   /**
+   * Connections per member a burst may open beyond `connections` while the member answers (one
+   * per request in flight, as Go's client); those above `connections` close after a second idle.
+   */
+  maxConnections: 1024,
+  /**
    * The largest HTTP/1.1 (v2) reply body accepted, long polls included: 64 MiB holds a recursive
    * get of a large v2 store; past it the request fails RESPONSE_TOO_LARGE and its connection is closed.
    */
   maxResponseBytes: 64 * 1024 * 1024,
+  /** v2 requests that may wait per member for a free HTTP/1.1 connection; more fail PENDING_LIMIT, unsent. */
+  maxPendingRequests: 65_536,
   // The v3 transport's HTTP/2 and gRPC limits (docs/architecture.md, "HTTP/2 connection states and limits").
   /** HTTP/2 flow-control window per stream and per connection, in bytes. */
   window: 8 * 1024 * 1024,

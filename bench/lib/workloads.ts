@@ -72,7 +72,10 @@ function checkValue(value: unknown): unknown {
  */
 export function etcdTsBench(endpoints: readonly string[], pin: string, prefix: string, V3?: V3ClientConstructor): Bench {
   const make = (consistency: "strong" | "weak"): EtcdV2Client => {
-    const client = new EtcdV2Client({ endpoints: [pin], consistency });
+    // ETCD_TS_BENCH_CONNECTIONS and ETCD_TS_BENCH_MAX_CONNECTIONS try other pool sizes (docs/performance.md, "h1 pool at 256 in flight").
+    const { ETCD_TS_BENCH_CONNECTIONS: cap, ETCD_TS_BENCH_MAX_CONNECTIONS: burst } = process.env;
+    const pool = { ...(cap === undefined ? {} : { connections: Number(cap) }), ...(burst === undefined ? {} : { maxConnections: Number(burst) }) };
+    const client = new EtcdV2Client({ endpoints: [pin], consistency, ...pool });
     client.setEndpoints(endpoints);
     return client;
   };

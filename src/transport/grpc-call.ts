@@ -242,7 +242,11 @@ export class GrpcCall implements SessionWaiter, H2StreamHandler {
     if (this.done) return;
     const status = this.status;
     const endpoint = this.session.endpoint;
-    if (status === undefined || status < 0) {
+    const cause = this.streamError;
+    if (status === undefined && cause instanceof H2Error && cause.code === "ERR_H2_MALFORMED") {
+      // Our own stream error: the member's reply broke HTTP/2's rules for header blocks.
+      this.finish(new EtcdError("MALFORMED_RESPONSE", `${endpoint}: ${cause.message}`, { endpoint, delivery: "unknown", cause }), undefined);
+    } else if (status === undefined || status < 0) {
       const what = status === undefined ? this.closedWithout() : "an invalid grpc-status";
       this.finish(failure(this.session, this.streamError ?? this.session.failure, this.delivery(), `${endpoint}: ${what}`), undefined);
     } else if (status !== 0) {

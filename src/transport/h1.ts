@@ -14,10 +14,14 @@
  */
 import type net from "node:net";
 import tls from "node:tls";
+import { DEFAULTS } from "../options.js";
 import { dial, type DialOptions } from "./dial.js";
 import { H1ReplyParser, requestProblem, type H1Reply, type H1Step } from "./h1-parse.js";
 
 export type { H1Reply } from "./h1-parse.js";
+
+/** How recent a reply must be for a burst to open connections past `connections`, and how long a burst connection may sit idle. */
+const BURST_WINDOW_MS = 1000;
 
 /** One request; `headers` holds extra header lines, each ending in CRLF. */
 export interface H1Request {
@@ -32,7 +36,7 @@ export interface H1Request {
 export class H1Error extends Error {
   /**
    * A Node socket error code (ECONNREFUSED, ...) or one of ours (CONNECT_TIMEOUT, HTTP_PARSE,
-   * RESPONSE_TOO_LARGE, INVALID_REQUEST, SOCKET_CLOSED, ABORTED, CLOSED).
+   * RESPONSE_TOO_LARGE, INVALID_REQUEST, PENDING_LIMIT, SOCKET_CLOSED, ABORTED, CLOSED).
    */
   readonly code: string;
   /** Whether the request had been handed to a socket. */
@@ -51,10 +55,17 @@ export class H1Error extends Error {
 export interface H1PoolOptions extends DialOptions {
   /** How long a connection may take to open (TCP and TLS), in ms. */
   readonly dialTimeout: number;
-  /** At most this many connections; 0 for no limit (long polls hold one each). */
+  /** Connections opened whenever requests wait; 0 for no limit (long polls hold one each). */
   readonly connections: number;
+  /**
+   * A burst may open more, up to this many, but only while the member answers (a reply within
+   * the last second); those above `connections` close after a second idle. Default: `connections`.
+   */
+  readonly maxConnections?: number | undefined;
   /** The largest reply body accepted; past it the request fails RESPONSE_TOO_LARGE and its connection is closed. */
   readonly maxResponseBytes: number;
+  /** Requests that may wait for a connection (DEFAULTS.maxPendingRequests); more are refused PENDING_LIMIT, unsent. */
+  readonly maxPending?: number | undefined;
 }
 
 /** One request from the moment it is asked for until it settles. */
@@ -105,12 +116,20 @@ export class H1Pool {
   private size = 0;
   private dialing = 0;
   private closed = false;
+  private readonly maxPending: number;
+  private readonly maxConnections: number;
+  /** When the last reply arrived (performance.now()), for the burst rule. */
+  private lastReply = Number.NEGATIVE_INFINITY;
+  /** Closes burst connections that stayed idle; set while the pool holds more than `connections`. */
+  private sweeper: NodeJS.Timeout | undefined;
 
   /** A pool for `endpoint` (an http or https URL); nothing is opened before the first request. */
   constructor(endpoint: string, options: H1PoolOptions) {
     this.url = new URL(endpoint);
     this.hostHeader = this.url.host;
     this.options = options;
+    this.maxPending = options.maxPending ?? DEFAULTS.maxPendingRequests;
+    this.maxConnections = options.connections === 0 ? 0 : Math.max(options.connections, options.maxConnections ?? 0);
   }
 
   /**
@@ -136,7 +155,10 @@ export class H1Pool {
       signal.addEventListener("abort", exchange.onAbort, { once: true });
       const connection = this.idle.pop();
       if (connection !== undefined) connection.send(exchange);
-      else {
+      else if (this.queue.length >= this.maxPending) {
+        // Only deadlines bounded the queue before: a member that stops answering would hold every request made meanwhile.
+        exchange.fail(new H1Error(`${this.queue.length} requests already wait for a connection to ${this.url.origin} (maxPendingRequests)`, "PENDING_LIMIT", false));
+      } else {
         this.queue.push(exchange);
         this.grow();
       }
@@ -165,13 +187,41 @@ export class H1Pool {
     connection?.destroy(undefined);
   }
 
-  /** Opens another connection when requests wait for one and the limit allows. */
+  /**
+   * Opens another connection when requests wait for one and the limits allow: freely up to
+   * `connections`; beyond it, up to `maxConnections`, only while the member answers, so that a
+   * member that stopped answering a second ago gets no more sockets while a busy one gets one
+   * per request in flight (as Go's client does: at 256 in flight a cap of 64 ran v2 at 0.4-0.65x of Go).
+   */
   private grow(): void {
-    const limit = this.options.connections;
-    if (this.dialing >= this.queue.length || (limit > 0 && this.size >= limit)) return;
+    const { connections } = this.options;
+    if (this.dialing >= this.queue.length) return;
+    if (connections > 0 && this.size >= connections) {
+      if (this.size >= this.maxConnections || performance.now() - this.lastReply > BURST_WINDOW_MS) return;
+      this.sweeper ??= setInterval(() => {
+        this.sweep();
+      }, BURST_WINDOW_MS).unref();
+    }
     this.size++;
     this.dialing++;
     this.all.add(new Connection(this, dial(this.url, this.options, "http/1.1"), this.options));
+  }
+
+  /** Closes connections above `connections` that have sat idle since before the last sweep. */
+  private sweep(): void {
+    const limit = this.options.connections;
+    const stale = performance.now() - BURST_WINDOW_MS;
+    // The idle list is a stack: its bottom holds the connections unused the longest.
+    while (this.size > limit && this.idle.length > 0 && (this.idle[0] as Connection).idleSince <= stale) (this.idle[0] as Connection).destroy(undefined);
+    if (this.size <= limit) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+
+  /** A reply arrived: the member answers, so a burst may grow the pool. */
+  answered(): void {
+    this.lastReply = performance.now();
   }
 
   /** A connection finished opening. */
@@ -192,6 +242,7 @@ export class H1Pool {
     const next = this.queue.shift();
     if (next !== undefined) {
       connection.send(next);
+      if (this.queue.length > 0) this.grow();
       return;
     }
     if (this.closed) {
@@ -200,6 +251,7 @@ export class H1Pool {
     }
     // An idle connection must not keep the process alive, as an idle undici socket does not.
     connection.socket.unref();
+    if (this.sweeper !== undefined) connection.idleSince = performance.now();
     this.idle.push(connection);
   }
 
@@ -228,6 +280,8 @@ export class H1Pool {
   /** Destroys every connection; waiting requests fail unsent. */
   close(): void {
     this.closed = true;
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
     for (const exchange of this.queue.splice(0)) exchange.fail(new H1Error("the connection pool is closed", "CLOSED", false));
     this.idle.length = 0;
     for (const connection of [...this.all]) connection.destroy(undefined);
@@ -244,6 +298,8 @@ class Connection {
   private current: Exchange | undefined;
   /** Set once the connection is ended; it takes nothing more. */
   dead = false;
+  /** When it last went idle (kept only while the pool has burst connections to shed). */
+  idleSince = 0;
 
   constructor(pool: H1Pool, socket: net.Socket, options: H1PoolOptions) {
     this.pool = pool;
@@ -336,6 +392,7 @@ class Connection {
     const exchange = this.current as Exchange;
     this.current = undefined;
     exchange.connection = undefined;
+    this.pool.answered();
     exchange.succeed(step.reply);
   }
 }

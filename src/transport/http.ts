@@ -50,10 +50,14 @@ export interface HttpTransportOptions {
   readonly transport?: V2Dispatcher | undefined;
   /** Connections per member for ordinary requests. */
   readonly connections?: number | undefined;
+  /** Connections per member a burst may open while the member answers (DEFAULTS.maxConnections). */
+  readonly maxConnections?: number | undefined;
   /** Receives every request as an equivalent curl command, password redacted. */
   readonly onCurl?: ((line: string) => void) | undefined;
   /** The largest reply body accepted, in bytes (DEFAULTS.maxResponseBytes). */
   readonly maxResponseBytes?: number | undefined;
+  /** Requests that may wait for a connection per pool (DEFAULTS.maxPendingRequests). */
+  readonly maxPendingRequests?: number | undefined;
 }
 
 // Errors raised before a request could have been written: safe to send again anywhere.
@@ -121,7 +125,7 @@ export class HttpTransport {
     this.options.onCurl?.(this.curl(endpoint, req));
     const dispatcher = this.options.transport;
     if (dispatcher === undefined) {
-      const pool = req.longPoll === true ? this.pool(this.pollPools, endpoint, 0) : this.pool(this.pools, endpoint, this.options.connections ?? DEFAULTS.connections);
+      const pool = req.longPoll === true ? this.pool(this.pollPools, endpoint, 0) : this.pool(this.pools, endpoint, this.options.connections ?? DEFAULTS.connections, this.options.maxConnections ?? DEFAULTS.maxConnections);
       let headers = this.authLine;
       if (req.body !== undefined) headers += `content-type: ${req.contentType ?? "application/x-www-form-urlencoded"}\r\n`;
       return pool.request({ method: req.method, path: req.path, headers, body: req.body }, signal).catch((error: unknown) => {
@@ -168,8 +172,8 @@ export class HttpTransport {
     return signal.aborted ? "unresponsive" : "inconclusive";
   }
 
-  /** The pool of `map` for `endpoint`; `connections` 0 for no limit. The engine owns deadlines, so pools have none. */
-  private pool(map: Map<string, H1Pool>, endpoint: string, connections: number): H1Pool {
+  /** The pool of `map` for `endpoint`; `connections` 0 for no limit, `maxConnections` for bursts. The engine owns deadlines, so pools have none. */
+  private pool(map: Map<string, H1Pool>, endpoint: string, connections: number, maxConnections = connections): H1Pool {
     let pool = map.get(endpoint);
     if (pool === undefined) {
       pool = new H1Pool(endpoint, {
@@ -177,7 +181,9 @@ export class HttpTransport {
         keepAlive: this.options.keepAlive ?? DEFAULTS.keepAlive,
         tls: this.options.tls,
         connections,
+        maxConnections,
         maxResponseBytes: this.options.maxResponseBytes ?? DEFAULTS.maxResponseBytes,
+        maxPending: this.options.maxPendingRequests ?? DEFAULTS.maxPendingRequests,
       });
       map.set(endpoint, pool);
     }
@@ -216,6 +222,8 @@ function h1Failure(error: unknown, endpoint: string, signal: AbortSignal): unkno
   // Answers about the request, not failures of the member: another member would answer the same.
   if (error.code === "INVALID_REQUEST") return new EtcdError("INVALID_ARGUMENT", error.message, { endpoint, cause: error });
   if (error.code === "RESPONSE_TOO_LARGE") return tooLarge(endpoint, error);
+  // Our own queue is full: nothing left, so another member (or a later attempt) may take it.
+  if (error.code === "PENDING_LIMIT") return new EtcdError("PENDING_LIMIT", `${endpoint}: ${error.message}`, { endpoint, delivery: "unsent", cause: error });
   return classify(error, endpoint, error.written);
 }
 

@@ -82,6 +82,8 @@ export class EtcdV2Client {
       onCurl: options.onCurl,
       maxResponseBytes: options.maxResponseBytes,
       connections: options.connections,
+      maxPendingRequests: options.maxPendingRequests,
+      maxConnections: options.maxConnections,
     });
     this.#transport = transport;
     this.#engine = new EndpointEngine(

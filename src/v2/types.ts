@@ -308,10 +308,18 @@ export interface EtcdV2ClientOptions extends EngineOptions {
   readonly onCurl?: ((line: string) => void) | undefined;
   /**
    * Connections per member for ordinary requests (default 64; watches use their own). HTTP/1.1
-   * carries one request per connection at a time, so requests past it wait for a free one.
+   * carries one request per connection at a time, so requests past it wait for a free one, or,
+   * while the member answers, get one of up to `maxConnections`.
    */
   readonly connections?: number | undefined;
   /** The largest reply body accepted, in bytes, long polls included (default 64 MiB); past it a call fails RESPONSE_TOO_LARGE. */
   readonly maxResponseBytes?: number | undefined;
+  /** v2 requests that may wait per member for a free connection (default 65,536); more fail PENDING_LIMIT, unsent. */
+  readonly maxPendingRequests?: number | undefined;
+  /**
+   * Connections per member a burst may open beyond `connections` (default 1,024), only while the
+   * member answers; those above `connections` close after a second idle. Set it to `connections` for a fixed pool.
+   */
+  readonly maxConnections?: number | undefined;
 }
 

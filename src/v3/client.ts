@@ -374,7 +374,7 @@ export class EtcdV3Client {
   /**
    * Ends everything at once, unlike the graceful `close()`: every call in flight rejects with
    * `reason` (default: a CLIENT_DESTROYED error) and every HTTP/2 connection is destroyed;
-   * watches and keep-alives stop as on `close()`. A write in flight may or may not have been
+   * every watch's iterator throws `reason` too (queued events dropped); keep-alives stop as on `close()`. A write in flight may or may not have been
    * applied. Later calls fail CLIENT_CLOSED.
    */
   destroy(reason?: unknown): Promise<void> {
@@ -383,7 +383,7 @@ export class EtcdV3Client {
       this.#destroyed = error;
       this.#engine.destroy(error);
       // GrpcTransport.close() destroys every session's socket at once; nothing waits for streams.
-      const gone = Promise.all([this.#transport.close(), this.#watches.close(), this.lease.close()]);
+      const gone = Promise.all([this.#transport.close(), this.#watches.destroy(error), this.lease.close()]);
       this.#rpc.tokens?.clear();
       this.#closing ??= gone.then(() => undefined);
     }

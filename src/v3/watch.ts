@@ -124,11 +124,26 @@ export class WatchManager implements WatchHost {
   }
 
   /** Ends every watch (their iterators finish without throwing) and the stream. Idempotent. */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    return this.#end((watcher) => watcher.finish({ kind: "client-closed" }));
+  }
+
+  /**
+   * Ends every watch at once for `destroy(reason)`: queued events are dropped and each iterator
+   * throws `reason`, so a loop can tell a destroyed client from a closed one. Idempotent, and a
+   * no-op for watches already ended by `close()`.
+   */
+  destroy(reason: unknown): Promise<void> {
+    return this.#end((watcher) => {
+      watcher.drop({ kind: "destroyed", reason });
+    });
+  }
+
+  async #end(end: (watcher: Watcher) => void): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
       const all = [...this.#watchers];
-      for (const watcher of all) watcher.finish({ kind: "client-closed" });
+      for (const watcher of all) end(watcher);
       this.#watchers.clear();
     }
     await this.#supervisor.close();

@@ -36,8 +36,9 @@ export interface V3WatchEvent {
 
 /**
  * Why a watch ended: `returned` (the loop broke out, or `return()` was called), `aborted` (the
- * watch's own `signal`, with its reason), `client-closed` (`close()` of the client), or `error`
- * (the iterator threw it: COMPACTED, PERMISSION_DENIED, WATCH_CANCELED …).
+ * watch's own `signal`, with its reason), `client-closed` (`close()` of the client), `destroyed`
+ * (`destroy(reason)` of the client: the iterator throws the reason), or `error` (the iterator
+ * threw it: COMPACTED, PERMISSION_DENIED, WATCH_CANCELED …).
  */
 export type V3WatchEnd =
   | {
@@ -51,8 +52,14 @@ export type V3WatchEnd =
       readonly reason: unknown;
     }
   | {
-      /** The client was closed (or destroyed). */
+      /** The client was closed gracefully: the iterator finishes without throwing. */
       readonly kind: "client-closed";
+    }
+  | {
+      /** The client was destroyed: queued events are dropped and the iterator throws `reason`. */
+      readonly kind: "destroyed";
+      /** destroy()'s reason, as given (a CLIENT_DESTROYED EtcdError when none was). */
+      readonly reason: unknown;
     }
   | {
       /** It failed: COMPACTED, a permission refused, or the watch canceled by etcd. */
@@ -157,7 +164,8 @@ export class Watcher implements V3Watch {
   #bytes = 0;
   #waiters: Waiter[] | undefined;
   #progressWaiters: ProgressWaiter[] | undefined;
-  #error: Error | undefined;
+  /** What the iterator throws once its queue is empty (an Error, or a destroy reason as given). */
+  #failure: { readonly error: unknown } | undefined;
   #resolveCreated!: (revision: bigint) => void;
   #rejectCreated!: (error: unknown) => void;
   #resolveEnded!: (end: V3WatchEnd) => void;
@@ -204,10 +212,10 @@ export class Watcher implements V3Watch {
       if (typeof item !== "bigint") return Promise.resolve({ done: false, value: item });
       this.#progress(item);
     }
-    if (this.#error !== undefined) {
-      const error = this.#error;
-      this.#error = undefined;
-      return Promise.reject(error);
+    if (this.#failure !== undefined) {
+      const { error } = this.#failure;
+      this.#failure = undefined;
+      return rejected(error);
     }
     if (this.state === "ended") return Promise.resolve(DONE);
     return new Promise((resolve, reject) => (this.#waiters ??= []).push({ resolve, reject }));
@@ -224,7 +232,7 @@ export class Watcher implements V3Watch {
     this.#queue = [];
     this.#head = 0;
     this.#bytes = 0;
-    this.#error = undefined;
+    this.#failure = undefined;
     this.finish(end);
   }
 
@@ -359,7 +367,8 @@ export class Watcher implements V3Watch {
     this.state = "ended";
     this.#end = end;
     this.#host.release(this);
-    if (end.kind === "error") this.#error = end.error;
+    if (end.kind === "error") this.#failure = { error: end.error };
+    else if (end.kind === "destroyed") this.#failure = { error: end.reason };
     this.#resolveEnded(end);
     if (!this.#isCreated) this.#rejectCreated(this.#endedError());
     const progress = this.#progressWaiters ?? [];
@@ -368,11 +377,11 @@ export class Watcher implements V3Watch {
     const waiters = this.#waiters ?? [];
     this.#waiters = undefined;
     for (const waiter of waiters) {
-      if (this.#error === undefined) {
+      if (this.#failure === undefined) {
         waiter.resolve(DONE);
       } else {
-        waiter.reject(this.#error);
-        this.#error = undefined;
+        waiter.reject(this.#failure.error);
+        this.#failure = undefined;
       }
     }
     return true;
@@ -381,7 +390,7 @@ export class Watcher implements V3Watch {
   #endedError(): unknown {
     const end = this.#end;
     if (end?.kind === "error") return end.error;
-    if (end?.kind === "aborted") return end.reason;
+    if (end?.kind === "aborted" || end?.kind === "destroyed") return end.reason;
     if (end?.kind === "client-closed") return new EtcdError("CLIENT_CLOSED", "the client is closed");
     return new EtcdError("WATCH_CANCELED", "the watch was ended by its caller");
   }
@@ -417,6 +426,12 @@ export class Watcher implements V3Watch {
       this.finish({ kind: "error", error: e });
     }
   }
+}
+
+/** A promise rejected with `error` as given: a destroy reason need not be an Error. */
+// eslint-disable-next-line @typescript-eslint/require-await -- async so that the throw becomes the rejection
+async function rejected(error: unknown): Promise<never> {
+  throw error;
 }
 
 /** What an event costs the buffer: its keys and values, and the objects around them. */

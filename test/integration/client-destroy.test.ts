@@ -1,11 +1,12 @@
 /**
  * `destroy(reason?)` beside the graceful `close()`, on both clients against real etcd: calls
  * stuck on a SIGSTOPped member (which would otherwise wait out their deadline) and a v2 watch end
- * at once with the reason, or CLIENT_DESTROYED without one; later calls fail CLIENT_CLOSED.
+ * at once with the reason, or CLIENT_DESTROYED without one; later calls fail CLIENT_CLOSED. A
+ * v3 watch loop throws the same reason (so it can tell destroy from close(), which ends it quietly).
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { EtcdError, EtcdV2Client, EtcdV3Client } from "../../src/index.js";
+import { EtcdError, EtcdV2Client, EtcdV3Client, type V3Watch } from "../../src/index.js";
 import { startCluster, type Cluster } from "../harness/index.js";
 
 const isCode = (code: string) => (e: unknown) => e instanceof EtcdError && e.code === code;
@@ -69,5 +70,63 @@ describe("destroy() ends every call and stream at once", () => {
     } finally {
       await cluster.member(0).resume();
     }
+  });
+  /** Reads `watch` in a `for await` loop until it ends: how the loop ended, and how many events it saw. */
+  const loop = async (watch: V3Watch): Promise<{ events: number; threw?: unknown }> => {
+    let events = 0;
+    try {
+      for await (const event of watch) if (event.kv.key.length > 0) events++;
+      return { events };
+    } catch (error) {
+      return { events, threw: error };
+    }
+  };
+
+  it("v3: a watch loop throws CLIENT_DESTROYED on destroy(), even with events buffered; close() still ends one quietly", async () => {
+    const client = new EtcdV3Client({ endpoints: cluster.endpoints() });
+    const prefix = cluster.prefix("v3w");
+    const reading = client.watch(`${prefix}/a`);
+    const buffered = client.watch(`${prefix}/b`);
+    await Promise.all([reading.created, buffered.created]);
+    const ended = loop(reading);
+    await client.put(`${prefix}/a`, "1");
+    await client.put(`${prefix}/b`, "1");
+    await client.put(`${prefix}/b`, "2");
+    const started = performance.now();
+    while (buffered.buffered < 2 && performance.now() - started < 10_000) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(buffered.buffered, 2);
+    await client.destroy();
+    const outcome = await ended;
+    assert.ok(isCode("CLIENT_DESTROYED")(outcome.threw), `the loop ended with ${String(outcome.threw)}`);
+    assert.equal(outcome.events, 1);
+    // The unread watch drops what it held: destroy ends everything at once.
+    await assert.rejects(buffered.next(), isCode("CLIENT_DESTROYED"));
+    assert.deepEqual((await buffered.next()).done, true, "then it is done");
+    assert.equal(reading.endReason?.kind, "destroyed");
+    assert.equal((await buffered.ended).kind, "destroyed");
+
+    const graceful = new EtcdV3Client({ endpoints: cluster.endpoints() });
+    const quiet = graceful.watch(`${prefix}/c`);
+    await quiet.created;
+    const quietly = loop(quiet);
+    await graceful.close();
+    assert.deepEqual(await quietly, { events: 0 });
+    assert.equal(quiet.endReason?.kind, "client-closed");
+    await graceful.destroy(new Error("after close"));
+    assert.equal(quiet.endReason.kind, "client-closed", "a later destroy() changes nothing");
+  });
+
+  it("v3: destroy(reason) makes a watch loop throw the reason unchanged, a watch not yet created too", async () => {
+    const client = new EtcdV3Client({ endpoints: cluster.endpoints() });
+    const prefix = cluster.prefix("v3wr");
+    const watch = client.watch(`${prefix}/k`);
+    await watch.created;
+    const ended = loop(watch);
+    const early = client.watch(`${prefix}/early`);
+    const reason = { why: "not an Error, still rethrown as given" };
+    await client.destroy(reason);
+    assert.equal((await ended).threw, reason);
+    await assert.rejects(early.created, (e: unknown) => e === reason);
+    await assert.rejects(early.next(), (e: unknown) => e === reason);
   });
 });

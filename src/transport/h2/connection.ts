@@ -13,15 +13,20 @@
  * Leaving `preface`/`open` is one path, `retire`, which tells the owner once (`retired`).
  *
  * The wire format lives in `codec.ts` (frames in), `frames.ts` (frames out) and `hpack.ts`;
- * DATA within the send windows in `sender.ts`; batching and back-pressure in `writer.ts`. It does not do server push (disabled
+ * DATA within the send windows in `sender.ts`; the receive windows and our PINGs in
+ * `control.ts`; the stream table and the one path by which a stream ends in `streams.ts`;
+ * batching and back-pressure in `writer.ts`. It does not do server push (disabled
  * in our SETTINGS), priorities, or HPACK indexing on the sending side.
  */
 import type { Socket } from "node:net";
 import { FrameParser, H2CodecError, type FrameSink, type SettingEntry } from "./codec.js";
 import { HeaderListTooLargeError, HpackDecoder, HpackError, type HeaderField } from "./hpack.js";
-import { DEFAULT_WINDOW, FLAG, FRAME, H2_ERROR, MAX_WINDOW, PREFACE, SETTING, frame, goawayFrame, rstFrame, settingsFrame, windowUpdateFrame } from "./frames.js";
-import { H2Stream, type H2StreamHandler, type H2StreamOwner } from "./stream.js";
+import { DEFAULT_WINDOW, FLAG, FRAME, H2_ERROR, MAX_WINDOW, PREFACE, SETTING, frame, goawayFrame, settingsFrame, windowUpdateFrame } from "./frames.js";
+import { H2Stream, type H2StreamHandler } from "./stream.js";
+import { StreamTable } from "./streams.js";
 import { DataSender } from "./sender.js";
+import { PingLedger, ReceiveWindows } from "./control.js";
+import { checkResponseBlock } from "./fields.js";
 import { FrameWriter } from "./writer.js";
 
 import { H2Error, type H2ConnectionEvents, type H2ConnectionOptions, type H2State, type RetireReason } from "./contract.js";
@@ -32,41 +37,49 @@ export { H2Stream, type H2StreamHandler } from "./stream.js";
 export { H2Error, type H2ConnectionEvents, type H2ConnectionOptions, type H2ErrorCode, type H2State, type RetireReason } from "./contract.js";
 
 /** A client HTTP/2 connection on one socket. */
-export class H2Connection implements H2StreamOwner {
+export class H2Connection {
   /** The lowest last-stream-id of the server's GOAWAYs; -1 before any. */
   goawayLastStreamId = -1;
   private current: H2State = "preface";
   private readonly socket: Socket;
   private readonly events: H2ConnectionEvents;
   private readonly options: H2ConnectionOptions;
-  private readonly window: number;
   private readonly decoder = new HpackDecoder();
   private readonly parser: FrameParser;
   private readonly writer: FrameWriter;
   private readonly sender: DataSender;
-  private readonly streams = new Map<number, H2Stream>();
-  private readonly queued: H2Stream[] = [];
-  private readonly pings = new Map<string, (error: unknown) => void>();
+  private readonly table: StreamTable;
+  /** The table's open streams and its queue, which the connection reads on most frames. */
+  private readonly streams: Map<number, H2Stream>;
+  private readonly queued: H2Stream[];
+  private readonly pings: PingLedger;
+  private readonly receive: ReceiveWindows;
   private nextId = 1;
   private maxConcurrent = Number.POSITIVE_INFINITY;
   private peerInitialWindow = DEFAULT_WINDOW;
-  private recvWindow: number;
-  private recvConsumed = 0;
   private failure: unknown;
-  private halfClosed: H2Stream[] = [];
-  private pingCount = 0;
 
   /** Sends the preface and our SETTINGS on `socket` (written once it connects) and starts reading. */
   constructor(socket: Socket, options: H2ConnectionOptions, events: H2ConnectionEvents) {
     this.socket = socket;
     this.events = events;
     this.options = options;
-    this.window = Math.min(MAX_WINDOW, Math.max(DEFAULT_WINDOW, options.window));
-    this.recvWindow = this.window;
+    const window = Math.min(MAX_WINDOW, Math.max(DEFAULT_WINDOW, options.window));
     this.writer = new FrameWriter(socket, () => {
       this.sender.resume();
     });
     this.sender = new DataSender(this.writer);
+    this.receive = new ReceiveWindows(this.writer, window);
+    this.pings = new PingLedger(this.writer, options.maxOutstandingPings);
+    this.table = new StreamTable(this.writer, this.sender, this.receive, {
+      live: () => this.current !== "closed",
+      forgotten: () => {
+        this.startQueued();
+        this.retireIfDone();
+      },
+    });
+    this.streams = this.table.open;
+    this.queued = this.table.queued;
     this.parser = new FrameParser({ maxHeaderBlockBytes: options.maxHeaderListBytes, maxSettingsEntries: options.maxSettingsEntries }, this.sink());
     socket.on("data", (chunk: Buffer) => {
       this.read(chunk);
@@ -81,11 +94,11 @@ export class H2Connection implements H2StreamOwner {
     this.writer.push(
       settingsFrame([
         [SETTING.ENABLE_PUSH, 0],
-        [SETTING.INITIAL_WINDOW_SIZE, this.window],
+        [SETTING.INITIAL_WINDOW_SIZE, window],
         [SETTING.MAX_HEADER_LIST_SIZE, options.maxHeaderListBytes],
       ]),
     );
-    if (this.window > DEFAULT_WINDOW) this.writer.push(windowUpdateFrame(0, this.window - DEFAULT_WINDOW));
+    if (window > DEFAULT_WINDOW) this.writer.push(windowUpdateFrame(0, window - DEFAULT_WINDOW));
   }
 
   /** See the file comment. */
@@ -108,7 +121,7 @@ export class H2Connection implements H2StreamOwner {
     // others. Stream ids past maxStreamId remain until 2^31, where `start` refuses them.
     const rotated = this.current === "draining" && this.goawayLastStreamId < 0;
     if (!this.takesStreams && !rotated) throw new H2Error("ERR_H2_GOAWAY", "the HTTP/2 connection takes no new streams");
-    const stream = new H2Stream(this, handler);
+    const stream = new H2Stream(this.table, handler);
     stream.block = block;
     if (this.streams.size < this.maxConcurrent) this.start(stream);
     else if (this.queued.length >= this.options.maxPendingStreams) {
@@ -119,12 +132,7 @@ export class H2Connection implements H2StreamOwner {
 
   /** Sends a PING; `done` gets null on its ACK, or the connection's failure. False when closed or too many await their ACK. */
   ping(done: (error: unknown) => void): boolean {
-    if (this.current === "closed" || this.pings.size >= this.options.maxOutstandingPings) return false;
-    const payload = Buffer.alloc(8);
-    payload.writeUInt32BE(++this.pingCount, 4);
-    this.pings.set(payload.toString("hex"), done);
-    this.writer.push(frame(FRAME.PING, 0, 0, payload));
-    return true;
+    return this.current !== "closed" && this.pings.send(done);
   }
 
   /** Keeps the process alive while the caller has streams on it. */
@@ -147,35 +155,6 @@ export class H2Connection implements H2StreamOwner {
     this.socket.destroy();
   }
 
-  /** @internal Queues a stream's DATA and sends what flow control allows. */
-  write(stream: H2Stream, data: Uint8Array, end: boolean): void {
-    if (stream.closed || stream.localEnded) return;
-    stream.out.push({ data, offset: 0, end });
-    if (end) stream.localEnded = true;
-    if (stream.id !== 0) this.sender.send(stream);
-  }
-
-  /** @internal */
-  reset(stream: H2Stream, code: number): void {
-    if (stream.closed) return;
-    if (stream.id === 0) {
-      const i = this.queued.indexOf(stream);
-      if (i >= 0) this.queued.splice(i, 1);
-      stream.closed = true;
-      return;
-    }
-    if (this.current !== "closed") this.writer.push(rstFrame(stream.id, code));
-    this.forget(stream, code);
-  }
-
-  /** @internal Grants back credit a handler held (see H2StreamHandler.data). */
-  consume(stream: H2Stream, bytes: number): void {
-    const n = Math.min(Math.max(0, bytes), stream.held);
-    if (n === 0) return;
-    stream.held -= n;
-    this.credit(stream.closed ? undefined : stream, n);
-  }
-
   private sink(): FrameSink {
     return {
       data: (id, flags, data, flowLength) => {
@@ -186,7 +165,7 @@ export class H2Connection implements H2StreamOwner {
       },
       reset: (id, code) => {
         const stream = this.known(id);
-        if (stream !== undefined) this.end(stream, code, undefined);
+        if (stream !== undefined) this.table.end(stream, code, undefined);
       },
       settings: (ack, entries) => {
         if (!ack) this.onSettings(entries);
@@ -217,15 +196,13 @@ export class H2Connection implements H2StreamOwner {
   private start(stream: H2Stream): void {
     if (this.nextId > MAX_WINDOW) {
       // Only streams queued before a rotation could get here: they end refused, i.e. never sent.
-      stream.closed = true;
-      stream.rstCode = H2_ERROR.REFUSED_STREAM;
-      this.tell(stream, H2_ERROR.REFUSED_STREAM, undefined);
+      this.table.refuse(stream, H2_ERROR.REFUSED_STREAM, undefined);
       return;
     }
     stream.id = this.nextId;
     this.nextId += 2;
     stream.sendWindow = this.peerInitialWindow;
-    stream.recvWindow = this.window;
+    stream.recvWindow = this.receive.size;
     this.streams.set(stream.id, stream);
     const block = stream.block ?? Buffer.alloc(0);
     stream.block = undefined;
@@ -246,7 +223,7 @@ export class H2Connection implements H2StreamOwner {
     } finally {
       this.writer.reading = false;
     }
-    if (this.halfClosed.length > 0) this.endHalfClosed();
+    this.table.endHalfClosed();
   }
 
   /** The open stream `id`, or undefined for one that is over; a stream never opened is a PROTOCOL_ERROR (RFC 9113 §5.1). */
@@ -258,22 +235,21 @@ export class H2Connection implements H2StreamOwner {
   }
 
   private onData(id: number, flags: number, data: Buffer, flowLength: number): void {
-    this.recvWindow -= flowLength;
-    if (this.recvWindow < 0) {
+    if (!this.receive.take(flowLength)) {
       this.protocolError(H2_ERROR.FLOW_CONTROL_ERROR, "DATA beyond the connection's receive window");
       return;
     }
     const stream = this.known(id);
     if (stream === undefined || stream.remoteEnded) {
       // Flow control counts every payload, padding included, even for streams that are over.
-      this.credit(undefined, flowLength);
-      if (stream !== undefined) this.streamError(stream, H2_ERROR.STREAM_CLOSED, "DATA after the server ended the stream");
+      this.receive.credit(undefined, flowLength);
+      if (stream !== undefined) this.table.streamError(stream, H2_ERROR.STREAM_CLOSED, "DATA after the server ended the stream");
       return;
     }
     stream.recvWindow -= flowLength;
     if (stream.recvWindow < 0) {
-      this.credit(undefined, flowLength);
-      this.streamError(stream, H2_ERROR.FLOW_CONTROL_ERROR, "DATA beyond the stream's receive window");
+      this.receive.credit(undefined, flowLength);
+      this.table.streamError(stream, H2_ERROR.FLOW_CONTROL_ERROR, "DATA beyond the stream's receive window");
       return;
     }
     let kept = false;
@@ -281,33 +257,15 @@ export class H2Connection implements H2StreamOwner {
       try {
         kept = stream.handler.data(data) === false;
       } catch (error) {
-        this.credit(undefined, flowLength);
-        this.handlerFailed(stream, error);
+        this.receive.credit(undefined, flowLength);
+        this.table.handlerFailed(stream, error);
         return;
       }
     }
     if (kept) stream.held += data.length;
-    this.credit(stream.closed ? undefined : stream, kept ? flowLength - data.length : flowLength);
+    this.receive.credit(stream.closed ? undefined : stream, kept ? flowLength - data.length : flowLength);
     if (stream.closed) return;
-    if ((flags & FLAG.END_STREAM) !== 0) this.remoteEnd(stream);
-  }
-
-  /** Counts consumed bytes and sends WINDOW_UPDATEs once half a window is owed. */
-  private credit(stream: H2Stream | undefined, n: number): void {
-    if (n <= 0) return;
-    this.recvConsumed += n;
-    if (this.recvConsumed >= this.window / 2) {
-      this.writer.push(windowUpdateFrame(0, this.recvConsumed));
-      this.recvWindow += this.recvConsumed;
-      this.recvConsumed = 0;
-    }
-    if (stream === undefined || stream.remoteEnded) return;
-    stream.recvConsumed += n;
-    if (stream.recvConsumed >= this.window / 2) {
-      this.writer.push(windowUpdateFrame(stream.id, stream.recvConsumed));
-      stream.recvWindow += stream.recvConsumed;
-      stream.recvConsumed = 0;
-    }
+    if ((flags & FLAG.END_STREAM) !== 0) this.table.remoteEnd(stream);
   }
 
   private onHeaderBlock(id: number, flags: number, block: Buffer): void {
@@ -325,17 +283,23 @@ export class H2Connection implements H2StreamOwner {
     const stream = this.known(id);
     if (stream === undefined) return;
     if (stream.remoteEnded) {
-      this.streamError(stream, H2_ERROR.STREAM_CLOSED, "HEADERS after the server ended the stream");
+      this.table.streamError(stream, H2_ERROR.STREAM_CLOSED, "HEADERS after the server ended the stream");
       return;
     }
     const end = (flags & FLAG.END_STREAM) !== 0;
+    const verdict = checkResponseBlock(fields, stream.phase, end);
+    if (!verdict.ok) {
+      this.table.streamError(stream, H2_ERROR.PROTOCOL_ERROR, `malformed response: ${verdict.problem}`, "ERR_H2_MALFORMED");
+      return;
+    }
+    stream.phase = verdict.next;
     try {
       stream.handler.headers(fields, end);
     } catch (error) {
-      this.handlerFailed(stream, error);
+      this.table.handlerFailed(stream, error);
       return;
     }
-    if (end && !stream.closed) this.remoteEnd(stream);
+    if (end && !stream.closed) this.table.remoteEnd(stream);
   }
 
   private onSettings(entries: readonly SettingEntry[]): void {
@@ -368,12 +332,7 @@ export class H2Connection implements H2StreamOwner {
       this.pushControl(frame(FRAME.PING, FLAG.ACK, 0, payload));
       return;
     }
-    // Matched by payload: an ACK we did not ask for (or one repeated) settles nothing.
-    const key = payload.toString("hex");
-    const done = this.pings.get(key);
-    if (done === undefined) return;
-    this.pings.delete(key);
-    done(null);
+    this.pings.acknowledged(payload);
   }
 
   /** Queues an ACK; owing more than `maxQueuedControlFrames` means the peer floods us (CVE-2019-9512/9515). */
@@ -390,13 +349,9 @@ export class H2Connection implements H2StreamOwner {
     this.retire("goaway", "draining", undefined);
     // Streams the server never took did not run: they end as refused, safe to send elsewhere.
     for (const stream of [...this.streams.values()]) {
-      if (stream.id > lastStreamId) this.end(stream, H2_ERROR.REFUSED_STREAM, undefined);
+      if (stream.id > lastStreamId) this.table.end(stream, H2_ERROR.REFUSED_STREAM, undefined);
     }
-    for (const stream of this.queued.splice(0)) {
-      stream.closed = true;
-      stream.rstCode = H2_ERROR.REFUSED_STREAM;
-      this.tell(stream, H2_ERROR.REFUSED_STREAM, undefined);
-    }
+    for (const stream of this.queued.splice(0)) this.table.refuse(stream, H2_ERROR.REFUSED_STREAM, undefined);
     this.retireIfDone();
   }
 
@@ -408,77 +363,11 @@ export class H2Connection implements H2StreamOwner {
     const stream = this.known(id);
     if (stream === undefined) return;
     if (increment === 0 || stream.sendWindow + increment > MAX_WINDOW) {
-      this.streamError(stream, increment === 0 ? H2_ERROR.PROTOCOL_ERROR : H2_ERROR.FLOW_CONTROL_ERROR, "invalid stream WINDOW_UPDATE");
+      this.table.streamError(stream, increment === 0 ? H2_ERROR.PROTOCOL_ERROR : H2_ERROR.FLOW_CONTROL_ERROR, "invalid stream WINDOW_UPDATE");
       return;
     }
     stream.sendWindow += increment;
     this.sender.send(stream);
-  }
-
-  /**
-   * The server ended its side: the call is over. When our side is still open, the stream ends
-   * after the rest of this read, so that an RST_STREAM the server sent right behind its
-   * END_STREAM (as nghttp2 does for a reset with data pending) is the reason the caller sees;
-   * anything we still meant to send is then cancelled.
-   */
-  private remoteEnd(stream: H2Stream): void {
-    stream.remoteEnded = true;
-    if (stream.localEnded && stream.out.length === 0) this.end(stream, undefined, undefined);
-    else this.halfClosed.push(stream);
-  }
-
-  private endHalfClosed(): void {
-    const streams = this.halfClosed;
-    this.halfClosed = [];
-    for (const stream of streams) {
-      if (stream.closed) continue;
-      this.writer.push(rstFrame(stream.id, H2_ERROR.CANCEL));
-      this.end(stream, undefined, undefined);
-    }
-  }
-
-  /** A stream error (RFC 9113 §5.4.2): RST_STREAM to the server, and the handler hears why. */
-  private streamError(stream: H2Stream, code: number, what: string): void {
-    if (stream.closed) return;
-    this.writer.push(rstFrame(stream.id, code));
-    this.end(stream, code, new H2Error("ERR_H2_STREAM", `HTTP/2 stream error from the server: ${what}`, code));
-  }
-
-  /** A handler threw: only its stream pays (RST_STREAM INTERNAL_ERROR); the exception is the reason it hears. */
-  private handlerFailed(stream: H2Stream, error: unknown): void {
-    if (stream.closed) return;
-    if (this.current !== "closed") this.writer.push(rstFrame(stream.id, H2_ERROR.INTERNAL_ERROR));
-    this.end(stream, H2_ERROR.INTERNAL_ERROR, error);
-  }
-
-  /** Ends a stream and tells its handler. */
-  private end(stream: H2Stream, code: number | undefined, error: unknown): void {
-    if (stream.closed) return;
-    this.forget(stream, code);
-    this.tell(stream, code, error);
-  }
-
-  /** Calls the handler's `close`, which must not take the connection down with it. */
-  private tell(stream: H2Stream, code: number | undefined, error: unknown): void {
-    try {
-      stream.handler.close(code, error);
-    } catch {
-      // The stream is over either way; nothing is left to reset.
-    }
-  }
-
-  private forget(stream: H2Stream, code: number | undefined): void {
-    stream.closed = true;
-    stream.rstCode = code;
-    stream.out.length = 0;
-    // Credit the handler still holds goes back to the connection: the stream can't use it.
-    const held = stream.held;
-    stream.held = 0;
-    if (this.current !== "closed") this.credit(undefined, held);
-    this.streams.delete(stream.id);
-    this.sender.forget(stream);
-    this.startQueued();
-    this.retireIfDone();
   }
 
   private startQueued(): void {
@@ -508,14 +397,9 @@ export class H2Connection implements H2StreamOwner {
     this.parser.stop();
     const error = this.failure ?? new H2Error("ERR_H2_CLOSED", "the HTTP/2 connection closed");
     this.retire("socket", "closed", this.failure);
-    for (const stream of [...this.streams.values()]) this.end(stream, undefined, error);
-    for (const stream of this.queued.splice(0)) {
-      stream.closed = true;
-      this.tell(stream, undefined, error);
-    }
-    const pings = [...this.pings.values()];
-    this.pings.clear();
-    for (const ping of pings) ping(error);
+    for (const stream of [...this.streams.values()]) this.table.end(stream, undefined, error);
+    for (const stream of this.queued.splice(0)) this.table.refuse(stream, undefined, error);
+    this.pings.failAll(error);
     this.events.close(this.failure);
   }
 }

@@ -9,8 +9,11 @@ export type H2State = "preface" | "open" | "draining" | "closed";
 /** Why a connection stopped taking new streams. */
 export type RetireReason = "goaway" | "exhausted" | "protocol" | "socket" | "destroyed";
 
-/** Stable codes of the errors the connection raises. */
-export type H2ErrorCode = "ERR_H2_PROTOCOL" | "ERR_H2_CLOSED" | "ERR_H2_GOAWAY" | "ERR_H2_PENDING_LIMIT" | "ERR_H2_STREAM";
+/**
+ * Stable codes of the errors the connection raises; ERR_H2_MALFORMED is the stream error of a
+ * response whose header blocks break RFC 9113 §8 (fields.ts).
+ */
+export type H2ErrorCode = "ERR_H2_PROTOCOL" | "ERR_H2_CLOSED" | "ERR_H2_GOAWAY" | "ERR_H2_PENDING_LIMIT" | "ERR_H2_STREAM" | "ERR_H2_MALFORMED";
 
 /** A failure of the connection or of one stream, with the HTTP/2 error code when one applies. */
 export class H2Error extends Error {

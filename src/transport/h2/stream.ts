@@ -3,6 +3,7 @@
  * The connection keeps the stream's windows and queues here; the caller writes, resets, and
  * (when it holds DATA for later) hands receive-window credit back with `consume`.
  */
+import type { ResponsePhase } from "./fields.js";
 import type { HeaderField } from "./hpack.js";
 
 /** Receives what happens on one stream; an exception thrown by any method resets that stream only. */
@@ -65,6 +66,8 @@ export class H2Stream {
   localEnded = false;
   /** @internal The server has sent END_STREAM: further DATA or HEADERS is a stream error. */
   remoteEnded = false;
+  /** @internal Which header block the response expects next (fields.ts). */
+  phase: ResponsePhase = "head";
   /** @internal */ readonly out: Outgoing[] = [];
   /** @internal */ block: Buffer | undefined;
 
