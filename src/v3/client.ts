@@ -374,8 +374,10 @@ export class EtcdV3Client {
   /**
    * Ends everything at once, unlike the graceful `close()`: every call in flight rejects with
    * `reason` (default: a CLIENT_DESTROYED error) and every HTTP/2 connection is destroyed;
-   * every watch's iterator throws `reason` too (queued events dropped); keep-alives stop as on `close()`. A write in flight may or may not have been
-   * applied. Later calls fail CLIENT_CLOSED.
+   * every watch's iterator throws `reason` too (queued events dropped); every keep-alive stops
+   * and its `lost` resolves with CLIENT_DESTROYED (so sessions, and the locks and leaderships on
+   * them, abort their signals at once). A write in flight may or may not have been applied. Later
+   * calls fail CLIENT_CLOSED.
    */
   destroy(reason?: unknown): Promise<void> {
     if (this.#destroyed === undefined) {
@@ -383,7 +385,7 @@ export class EtcdV3Client {
       this.#destroyed = error;
       this.#engine.destroy(error);
       // GrpcTransport.close() destroys every session's socket at once; nothing waits for streams.
-      const gone = Promise.all([this.#transport.close(), this.#watches.destroy(error), this.lease.close()]);
+      const gone = Promise.all([this.#transport.close(), this.#watches.destroy(error), this.lease.destroy(error)]);
       this.#rpc.tokens?.clear();
       this.#closing ??= gone.then(() => undefined);
     }

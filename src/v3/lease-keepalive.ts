@@ -31,6 +31,7 @@ import { invalid, leaseHex, optionsOf, toInt64 } from "./convert.js";
 import { LeaseKeepAliveRequest, LeaseKeepAliveResponse } from "./gen/etcdserverpb.js";
 import { METHODS } from "./methods.js";
 import { decode, type V3Rpc } from "./rpc.js";
+import { Handle, KeptLease } from "./lease-kept.js";
 import { StreamSupervisor, SupervisedStream, asEtcdError, type SupervisorState } from "./stream-supervisor.js";
 
 export { REQUIRE_LEADER, asEtcdError, movable } from "./stream-supervisor.js";
@@ -48,8 +49,9 @@ export interface LeaseKeepAlive extends Disposable {
   /**
    * Resolves (never rejects) with a LEASE_LOST error as soon as the lease may have expired: no
    * renewal acknowledged within its TTL (the cause is the last stream failure, if any), etcd
-   * answered that the lease is gone (cause LEASE_NOT_FOUND), or this client revoked it. It never
-   * resolves after `close()`, nor after the client is closed: stopping on purpose is not a loss.
+   * answered that the lease is gone (cause LEASE_NOT_FOUND), or this client revoked it; with
+   * CLIENT_DESTROYED (cause: the reason given) when the client is destroyed. It never resolves
+   * after `close()`, nor after the client is closed: stopping on purpose is not a loss.
    */
   readonly lost: Promise<EtcdError>;
   /** The TTL etcd granted at the last renewal, in seconds (the grant's TTL, or 0 if unknown, before the first). */
@@ -67,90 +69,6 @@ const BACKOFF_BASE_MS = 50;
 const BACKOFF_CAP_MS = 500;
 /** Grants remembered so that a `keepAlive` right after `grant` knows the lease's deadline before any renewal. */
 const KNOWN_MAX = 1024;
-
-/** One kept lease, shared by every handle of it. */
-class KeptLease {
-  readonly id: bigint;
-  readonly handles = new Set<Handle>();
-  /** The TTL etcd granted last, in seconds; 0 while unknown. */
-  ttl: number;
-  /** Until when (performance.now ms) the lease certainly lives. */
-  deadline: number;
-  /** When the next renewal is due. */
-  dueAt: number;
-  /** When the renewal unanswered on the current stream was sent, if one is. */
-  sentAt: number | undefined;
-
-  constructor(id: bigint, ttl: number, deadline: number) {
-    this.id = id;
-    this.ttl = ttl;
-    this.deadline = deadline;
-    this.dueAt = performance.now();
-  }
-
-  /**
-   * A renewal unanswered for this long means the stream's member is hung or cut off: a third of
-   * the TTL, so that a second member is tried well before the deadline, within [0.5 s, 1.5 s]
-   * so that a healthy member forwarding to a leader under load is not left needlessly.
-   */
-  get hungAfter(): number {
-    return this.ttl === 0 ? 1500 : Math.min(1500, Math.max(500, (this.ttl * 1000) / 3));
-  }
-}
-
-/** The caller's handle on a kept lease. */
-class Handle implements LeaseKeepAlive {
-  readonly id: bigint;
-  readonly lost: Promise<EtcdError>;
-  readonly #lease: KeptLease;
-  readonly #release: (handle: Handle) => void;
-  readonly #signal: AbortSignal | undefined;
-  #resolve!: (error: EtcdError) => void;
-  #ended = false;
-
-  constructor(lease: KeptLease, release: (handle: Handle) => void, signal: AbortSignal | undefined) {
-    this.id = lease.id;
-    this.#lease = lease;
-    this.#release = release;
-    this.#signal = signal;
-    this.lost = new Promise((resolve) => (this.#resolve = resolve));
-    signal?.addEventListener("abort", this.#onAbort, { once: true });
-  }
-
-  readonly #onAbort = (): void => {
-    this.close();
-  };
-
-  get ttl(): number {
-    return this.#lease.ttl;
-  }
-
-  get expiresAt(): number {
-    return this.#lease.deadline;
-  }
-
-  close(): void {
-    if (!this.end()) return;
-    this.#release(this);
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  /** Marks the handle ended without telling its lease; false if it already was. */
-  end(): boolean {
-    if (this.#ended) return false;
-    this.#ended = true;
-    this.#signal?.removeEventListener("abort", this.#onAbort);
-    return true;
-  }
-
-  /** Reports the loss, unless the handle was closed. */
-  report(error: EtcdError): void {
-    if (this.end()) this.#resolve(error);
-  }
-}
 
 /** What a keep-alive stream tells its owner. */
 interface StreamOwner {
@@ -273,10 +191,25 @@ export class KeepAliveManager {
   }
 
   /** Stops every keep-alive (their `lost` never resolves; nothing is revoked) and the stream. Idempotent. */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    return this.#shut(undefined);
+  }
+
+  /**
+   * As `close()`, but every kept lease's `lost` resolves with `error` at once: the client was
+   * destroyed, so nothing renews the lease any more and it will expire after its TTL.
+   */
+  destroy(error: EtcdError): Promise<void> {
+    return this.#shut(error);
+  }
+
+  async #shut(destroyed: EtcdError | undefined): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      for (const lease of this.#kept.values()) for (const handle of lease.handles) handle.end();
+      for (const lease of this.#kept.values()) for (const handle of lease.handles) {
+        if (destroyed === undefined) handle.end();
+        else handle.report(destroyed);
+      }
       this.#kept.clear();
       this.#idle();
     }

@@ -230,6 +230,12 @@ export class V3Lease {
     return this.#keepAlive.close();
   }
 
+  /** @internal `client.destroy(reason)`: as `close()`, but every keep-alive's `lost` resolves with CLIENT_DESTROYED. */
+  destroy(reason: unknown): Promise<void> {
+    const error = reason instanceof EtcdError && reason.code === "CLIENT_DESTROYED" ? reason : new EtcdError("CLIENT_DESTROYED", `the client was destroyed: ${reason instanceof Error ? reason.message : String(reason)}`, { cause: reason });
+    return this.#keepAlive.destroy(error);
+  }
+
   /** One keepAliveOnce attempt: its own stream, one renewal, one answer. */
   async #once(endpoint: string, request: Uint8Array, signal: AbortSignal): Promise<LeaseKeepAliveResponse> {
     for (let refreshed = false; ; refreshed = true) {

@@ -129,4 +129,30 @@ describe("destroy() ends every call and stream at once", () => {
     await assert.rejects(early.created, (e: unknown) => e === reason);
     await assert.rejects(early.next(), (e: unknown) => e === reason);
   });
+
+  it("v3: destroy() resolves every keep-alive's lost with CLIENT_DESTROYED and aborts sessions and their locks at once; close() leaves lost pending", async () => {
+    const client = new EtcdV3Client({ endpoints: cluster.endpoints() });
+    const { id } = await client.lease.grant(30);
+    const ka = client.lease.keepAlive(id);
+    const session = await client.session({ ttl: 30 });
+    const lock = await client.mutex(cluster.prefix("v3dl")).lock();
+    const reason = new Error("shutting down");
+    const destroyedAt = performance.now();
+    await client.destroy(reason);
+    const lost = await Promise.race([ka.lost, new Promise<undefined>((r) => setTimeout(() => { r(undefined); }, 5_000))]);
+    assert.ok(lost !== undefined, "lost still pending 5 s after destroy()");
+    assert.equal(lost.code, "CLIENT_DESTROYED");
+    assert.equal(lost.cause, reason);
+    for (const signal of [session.signal, lock.signal]) {
+      assert.ok(signal.aborted, "aborted by destroy(), not 30 s later by the lease deadline");
+      assert.equal((signal.reason as EtcdError).code, "CLIENT_DESTROYED");
+    }
+    assert.ok(performance.now() - destroyedAt < 5_000);
+
+    const graceful = new EtcdV3Client({ endpoints: cluster.endpoints() });
+    const kept = graceful.lease.keepAlive((await graceful.lease.grant(30)).id);
+    await graceful.close();
+    const settled = await Promise.race([kept.lost.then(() => "resolved"), new Promise((r) => setTimeout(() => { r("pending"); }, 300))]);
+    assert.equal(settled, "pending", "close() is stopping on purpose, not a loss");
+  });
 });

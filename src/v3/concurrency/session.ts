@@ -43,8 +43,8 @@ export class Session implements AsyncDisposable {
   readonly ttl: number;
   /**
    * Aborted, with an EtcdError as its reason, as soon as the lease may be gone: LEASE_LOST
-   * (no renewal acknowledged within the TTL less a margin, or etcd said the lease is gone) or
-   * SESSION_CLOSED (`close()`).
+   * (no renewal acknowledged within the TTL less a margin, or etcd said the lease is gone),
+   * SESSION_CLOSED (`close()`) or CLIENT_DESTROYED (the client's `destroy()`).
    */
   readonly signal: AbortSignal;
   readonly #client: KvClient;
