@@ -77,7 +77,8 @@ export type EtcdErrorCode =
   | "CLIENT_DESTROYED"
   // A v2 call to a cluster that does not serve the v2 API (etcd 3.4+ without --enable-v2).
   | "V2_UNAVAILABLE"
-  // Limits of the v3 transport (DEFAULTS): a reply message over maxMessageBytes, a full call queue.
+  // Transport limits (DEFAULTS): a reply message over maxMessageBytes; a full queue of calls waiting
+  // for a stream (v3, maxPendingStreams) or a connection (v2, maxPendingRequests).
   | "MESSAGE_TOO_LARGE"
   | "PENDING_LIMIT"
   // Concurrency recipes (v3/concurrency): a session closed by its owner, a lock found lost, a
