@@ -5,7 +5,7 @@
  * installs, so the same suites prove the bundle behaves as the sources do. `ETCD_TS_CLI` may
  * also name another built main.js.
  */
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -66,5 +66,20 @@ export function runBin(args: readonly string[], env: Readonly<Record<string, str
       const exit = code ?? (signal === "SIGINT" ? 130 : 137);
       resolve({ stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), code: exit });
     });
+  });
+}
+
+/**
+ * Runs another program (Go's etcdctl) to completion with `env` as its whole environment and
+ * `stdin` sent then closed (a program that exits without reading it is fine).
+ */
+export function runProgram(file: string, args: readonly string[], env: NodeJS.ProcessEnv, stdin: string | undefined, timeoutMs: number): Promise<BinOutcome> {
+  return new Promise((resolve) => {
+    const child = execFile(file, [...args], { env, timeout: timeoutMs }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
+      resolve({ stdout, stderr, code });
+    });
+    child.stdin?.on("error", () => undefined);
+    child.stdin?.end(stdin);
   });
 }

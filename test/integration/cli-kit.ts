@@ -3,14 +3,14 @@
  * `run`, or as a real process) with captured output, and the normalisation that lets the two
  * be compared when they worked on different keys at different indexes.
  */
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import type { Writable } from "node:stream";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { run } from "../../src/cli/run.js";
 import type { CliIo } from "../../src/cli/shared/io.js";
-import { CLI_BIN, oursCommand, runBin } from "./cli-bin.js";
+import { CLI_BIN, oursCommand, runBin, runProgram } from "./cli-bin.js";
 
 /** What one command printed and how it ended. */
 export interface Outcome {
@@ -59,17 +59,8 @@ function writeStdin(stdin: Writable | null, text: string | undefined): void {
 
 /** Runs etcdctl v2 to completion. */
 export function runEtcdctl(args: readonly string[], options: RunOptions = {}): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    if (ETCDCTL === undefined) {
-      reject(new Error("etcdctl is not installed"));
-      return;
-    }
-    const child = execFile(ETCDCTL, [...args], { env: baseEnv(options.env), timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
-      resolve({ stdout, stderr, code });
-    });
-    writeStdin(child.stdin, options.stdin);
-  });
+  if (ETCDCTL === undefined) return Promise.reject(new Error("etcdctl is not installed"));
+  return runProgram(ETCDCTL, args, baseEnv(options.env), options.stdin, 30_000);
 }
 
 /** Runs etcd-ts in this process through `run`, with captured output. */

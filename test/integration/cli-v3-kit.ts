@@ -5,14 +5,14 @@
  * revisions: each side's key prefix becomes {K}, also inside base64 keys and values of -w json,
  * revisions become N, and etcdctl's own name and its client-side zap warnings are set aside.
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Writable } from "node:stream";
 import { run } from "../../src/cli/run.js";
 import type { CliIo } from "../../src/cli/shared/io.js";
-import { CLI_BIN, oursCommand, runBin } from "./cli-bin.js";
+import { CLI_BIN, oursCommand, runBin, runProgram } from "./cli-bin.js";
 
 /** What one command printed and how it ended. */
 export interface Outcome {
@@ -66,17 +66,8 @@ function writeStdin(stdin: Writable | null, text: string | undefined): void {
 
 /** Runs etcdctl v3 to completion. */
 export function runEtcdctl(args: readonly string[], options: RunOptions = {}): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    if (ETCDCTL === undefined) {
-      reject(new Error("etcdctl is not installed"));
-      return;
-    }
-    const child = execFile(ETCDCTL, [...args], { env: baseEnv(options.env), timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
-      resolve({ stdout, stderr, code });
-    });
-    writeStdin(child.stdin, options.stdin);
-  });
+  if (ETCDCTL === undefined) return Promise.reject(new Error("etcdctl is not installed"));
+  return runProgram(ETCDCTL, args, baseEnv(options.env), options.stdin, 60_000);
 }
 
 /** Runs etcd-ts v3 in this process through `run`. */

@@ -11,7 +11,7 @@ import { CliExit } from "../shared/exit.js";
 import { goQuote } from "../shared/gofmt.js";
 import type { V3Context } from "./context.js";
 import { EXIT, errorText } from "./errors.js";
-import type { CommandSpec, Flags } from "./spec.js";
+import type { CommandSpec, FlagSpec, Flags } from "./spec.js";
 
 interface Load {
   readonly rate: number;
@@ -267,6 +267,16 @@ function noMetrics(ctx: V3Context, when: "before" | "after"): never {
   throw new CliExit(EXIT.error);
 }
 
+/** The flags `check perf` and `check datascale` share, in etcdctl's words (`what` names the check, `key` its prefix). */
+function checkFlags(what: string, key: string): FlagSpec[] {
+  return [
+    { name: "load", kind: "string", defaultValue: "s", usage: `The ${what} check's workload model. Accepted workloads: s(small), m(medium), l(large), xl(xLarge)` },
+    { name: "prefix", kind: "string", defaultValue: `/etcdctl-check-${key}/`, usage: `The prefix for writing the ${what} check's keys.` },
+    { name: "auto-compact", kind: "bool", defaultValue: "false", usage: "Compact storage with last revision after test is finished." },
+    { name: "auto-defrag", kind: "bool", defaultValue: "false", usage: "Defragment storage after test is finished." },
+  ];
+}
+
 /** `etcdctl check`. */
 export const CHECK: CommandSpec = {
   name: "check",
@@ -277,12 +287,7 @@ export const CHECK: CommandSpec = {
       name: "perf",
       use: "[options]",
       short: "Check the performance of the etcd cluster",
-      flags: [
-        { name: "load", kind: "string", defaultValue: "s", usage: "The performance check's workload model. Accepted workloads: s(small), m(medium), l(large), xl(xLarge)" },
-        { name: "prefix", kind: "string", defaultValue: "/etcdctl-check-perf/", usage: "The prefix for writing the performance check's keys." },
-        { name: "auto-compact", kind: "bool", defaultValue: "false", usage: "Compact storage with last revision after test is finished." },
-        { name: "auto-defrag", kind: "bool", defaultValue: "false", usage: "Defragment storage after test is finished." },
-      ],
+      flags: checkFlags("performance", "perf"),
       action: perf,
     },
     {
@@ -290,12 +295,7 @@ export const CHECK: CommandSpec = {
       use: "[options]",
       short: "Check the memory usage of holding data for different workloads on a given server endpoint.",
       long: "If no endpoint is provided, localhost will be used. If multiple endpoints are provided, first endpoint will be used.",
-      flags: [
-        { name: "load", kind: "string", defaultValue: "s", usage: "The datascale check's workload model. Accepted workloads: s(small), m(medium), l(large), xl(xLarge)" },
-        { name: "prefix", kind: "string", defaultValue: "/etcdctl-check-datascale/", usage: "The prefix for writing the datascale check's keys." },
-        { name: "auto-compact", kind: "bool", defaultValue: "false", usage: "Compact storage with last revision after test is finished." },
-        { name: "auto-defrag", kind: "bool", defaultValue: "false", usage: "Defragment storage after test is finished." },
-      ],
+      flags: checkFlags("datascale", "datascale"),
       action: datascale,
     },
   ],
