@@ -33,8 +33,12 @@ export interface Progress {
  */
 export type ProbeVerdict = "healthy" | "no-leader" | "down" | "unresponsive" | "inconclusive";
 
-/** Probes one member on a connection of its own; must settle when `signal` aborts. */
-export type Prober = (endpoint: string, signal: AbortSignal) => Promise<ProbeVerdict>;
+/**
+ * Probes one member on a connection of its own; must settle when `signal` aborts. A prober whose
+ * answer shows the member's raft term passes it to `sawTerm`: while every write waits on a
+ * follower whose leader died, the probe is the only reply that can show the new term.
+ */
+export type Prober = (endpoint: string, signal: AbortSignal, sawTerm: (term: number) => void) => Promise<ProbeVerdict>;
 
 /** One request as the engine runs it: a function that makes one attempt on one member. */
 export interface Operation<T> {
@@ -395,6 +399,11 @@ export class EndpointEngine {
     }
   }
 
+  /** A raft term seen outside a reply to an operation (a probe's): what `abandonLostProposals` compares with. */
+  private readonly sawTerm = (term: number): void => {
+    if (term > this.seen.term) this.seen.term = term;
+  };
+
   private probe(member: Member, now: number): void {
     const startedAt = performance.now();
     member.probing = true;
@@ -405,7 +414,7 @@ export class EndpointEngine {
       controller.abort();
     }, this.timing.probeTimeout);
     this.config
-      .prober(member.url, controller.signal)
+      .prober(member.url, controller.signal, this.sawTerm)
       .catch((): ProbeVerdict => "unresponsive")
       .then((verdict) => {
         clearTimeout(timer);

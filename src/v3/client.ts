@@ -141,7 +141,7 @@ export class EtcdV3Client {
     this.#engine = new EndpointEngine(
       engineConfig(
         options,
-        (endpoint, signal) => (late.rpc === undefined ? Promise.resolve("inconclusive") : late.rpc.probe(endpoint, signal)),
+        (endpoint, signal, sawTerm) => (late.rpc === undefined ? Promise.resolve("inconclusive") : late.rpc.probe(endpoint, signal, sawTerm)),
         (endpoint, signal) => this.#discover(endpoint, signal),
       ),
     );

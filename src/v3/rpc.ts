@@ -129,7 +129,7 @@ export class V3Rpc {
    * A member that answers without knowing a leader is "no-leader"; one that refuses connections
    * is "down"; silence until the probe's deadline is "unresponsive".
    */
-  async probe(endpoint: string, signal: AbortSignal): Promise<ProbeVerdict> {
+  async probe(endpoint: string, signal: AbortSignal, sawTerm?: (term: number) => void): Promise<ProbeVerdict> {
     const token = this.tokens?.current();
     try {
       const reply = await this.transport.unary(endpoint, METHODS.status, STATUS_REQUEST, {
@@ -137,7 +137,9 @@ export class V3Rpc {
         channel: "probe",
         metadata: token === undefined ? undefined : { token },
       });
-      return StatusResponse.decode(reply).leader === 0n ? "no-leader" : "healthy";
+      const status = StatusResponse.decode(reply);
+      sawTerm?.(Number(status.raftTerm));
+      return status.leader === 0n ? "no-leader" : "healthy";
     } catch (error) {
       if (signal.aborted) return "unresponsive";
       if (!(error instanceof EtcdError)) return "inconclusive";

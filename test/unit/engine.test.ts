@@ -437,6 +437,22 @@ test("a proposal still waiting after a newer raft term appears is given up as OU
   await local.catch(() => undefined);
 });
 
+test("a probe that shows a newer raft term gives up a waiting proposal when no other reply can show it", async () => {
+  // Every write blocked on a follower whose leader died: only the suspect probe answers.
+  const prober = (_ep: string, _signal: AbortSignal, sawTerm: (term: number) => void): Promise<ProbeVerdict> => {
+    sawTerm(6);
+    return Promise.resolve("healthy");
+  };
+  const { e } = engine({}, { prober });
+  await e.execute({ name: "get", repeat: "read", run: (ep) => Promise.resolve(ep), progress: () => ({ index: 1, term: 5 }) });
+  const started = performance.now();
+  const lost = e.execute({ name: "set", repeat: "idempotent", proposal: true, run: (_ep, signal) => hang(signal) });
+  await assert.rejects(lost, (err: EtcdError) => err.code === "OUTCOME_UNKNOWN" && /raft term 6 began/.test(err.errors[0]?.message ?? ""));
+  const took = performance.now() - started;
+  assert.ok(took < 2_000, `gave up after ${took.toFixed(0)} ms`);
+  e.close();
+});
+
 test("a proposal sent in the current term is not given up, however long it takes", async () => {
   const { e } = engine();
   const read: Operation<string> = { name: "get", repeat: "read", run: (ep) => Promise.resolve(ep), progress: () => ({ index: 1, term: 5 }) };
