@@ -342,7 +342,7 @@ async function measure(s: Settings, started: number): Promise<void> {
   // Quick cells run in cold processes for a fraction of a second: they prove the benchmark runs.
   if (s.quick) console.log("**--quick: cold processes and short phases; these numbers are not for comparison.**\n");
   if (skipped !== undefined) console.log(`**${skipped}** (the etcd3 rows still ran).\n`);
-  console.log(table(runs.flat(), s));
+  console.log(table(runs, s));
   for (const w of watches) console.log(`\n${watchTable(w)}`);
   mkdirSync("bench/results", { recursive: true });
   const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, "-")}.json`;

@@ -43,6 +43,7 @@ type cellSpec struct {
 // spec is the part of bench/lib/worker.ts's WorkerSpec this program reads.
 type spec struct {
 	Endpoints  []string   `json:"endpoints"`
+	Pin        string     `json:"pin"`
 	Prefix     string     `json:"prefix"`
 	ServerPids []int      `json:"serverPids"`
 	Cells      []cellSpec `json:"cells"`
@@ -72,7 +73,14 @@ func newClients(s spec, needV3 bool) (*clients, error) {
 		DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: maxC,
 	}
-	c2, err := v2.New(v2.Config{Endpoints: s.Endpoints, Transport: transport})
+	// The v2 client pins a random member (it shuffles its endpoints), so with all of them it would
+	// talk to the leader in one run of three, and a run's ratio would hang on that draw: it gets
+	// the member etcd-ts is pinned to, a follower, as its only endpoint.
+	v2Endpoints := s.Endpoints
+	if s.Pin != "" {
+		v2Endpoints = []string{s.Pin}
+	}
+	c2, err := v2.New(v2.Config{Endpoints: v2Endpoints, Transport: transport})
 	if err != nil {
 		return nil, err
 	}

@@ -89,14 +89,40 @@ function ratio(a: Cell | undefined, b: Cell | undefined): string {
   return usable(a) && usable(b) ? `${(a.opsPerSec / b.opsPerSec).toFixed(2)}×` : "–";
 }
 
+function quiet(c: Cell): boolean {
+  return (c.foreignCores ?? 0) <= NOISY_CORES;
+}
+
+/**
+ * etcd-ts ÷ `peer` for one row as the median of the ratios within each round. A cell's contenders
+ * run back to back, so a round's ratio sees the same machine, while the medians of separate cells
+ * may come from rounds with different load. Rounds where neither cell had other load are used
+ * when there are any; otherwise all, marked †; "(q/n)" says how many of n rounds were quiet.
+ */
+function pairedRatio(rounds: readonly (readonly Cell[])[], members: number, workload: Workload, concurrency: number, peer: string): string {
+  const find = (cells: readonly Cell[], client: string): Cell | undefined => cells.find((c) => c.members === members && c.workload === workload && c.concurrency === concurrency && c.client === client);
+  const pairs: { r: number; quiet: boolean }[] = [];
+  for (const cells of rounds) {
+    const a = find(cells, "etcd-ts");
+    const b = find(cells, peer);
+    if (usable(a) && usable(b)) pairs.push({ r: a.opsPerSec / b.opsPerSec, quiet: quiet(a) && quiet(b) });
+  }
+  if (pairs.length === 0) return "–";
+  const calm = pairs.filter((p) => p.quiet);
+  const use = (calm.length > 0 ? calm : pairs).map((p) => p.r).sort((x, y) => x - y);
+  const mid = use.length % 2 === 1 ? (use[(use.length - 1) / 2] as number) : ((use[use.length / 2 - 1] as number) + (use[use.length / 2] as number)) / 2;
+  const note = calm.length === pairs.length ? "" : calm.length === 0 ? " †" : ` (${calm.length}/${pairs.length})`;
+  return `${mid.toFixed(2)}×${note}`;
+}
+
 function title(p: string): string {
   if (p === "go") return "Go client";
   return p === "wrk" || p === "h2load" ? `${p} (ceiling)` : p;
 }
 
 /** One section's table: one row per cluster size, workload and concurrency. */
-function sectionTable(all: readonly Cell[], s: Settings, section: Section): string[] {
-  const cells = all.filter((c) => section.workloads.includes(c.workload));
+function sectionTable(rounds: readonly (readonly Cell[])[], s: Settings, section: Section): string[] {
+  const cells = rounds.flat().filter((c) => section.workloads.includes(c.workload));
   if (cells.length === 0) return [];
   const peers = section.columns.filter((p) => cells.some((c) => c.client === p));
   const ours = cells.some((c) => c.client === "etcd-ts");
@@ -114,11 +140,11 @@ function sectionTable(all: readonly Cell[], s: Settings, section: Section): stri
         if (mine === undefined && theirs.every((t) => t === undefined)) continue;
         const peer = pick(cells, members, workload, c, section.peer);
         const cpu = usable(mine) && usable(peer) ? (mine.cpuUsPerOp / peer.cpuUsPerOp).toFixed(2) : "–";
-        lines.push(`| ${members} | ${workload} | ${c} | ${show(mine)} | ${theirs.map(show).join(" | ")} | ${theirs.map((t) => ratio(mine, t)).join(" | ")} | ${cpu} |`);
+        lines.push(`| ${members} | ${workload} | ${c} | ${show(mine)} | ${theirs.map(show).join(" | ")} | ${peers.map((p) => pairedRatio(rounds, members, workload, c, p)).join(" | ")} | ${cpu} |`);
       }
     }
   }
-  return [...lines, "", ...targets(cells, s.concurrency, section)];
+  return [...lines, "", ...targets(rounds, s.concurrency, section)];
 }
 
 /**
@@ -127,7 +153,8 @@ function sectionTable(all: readonly Cell[], s: Settings, section: Section): stri
  * peer; beside them the raw ceiling at the same concurrency, since no client can pass it, and a
  * Go reference above it cannot be reached by any client at that concurrency.
  */
-function targets(all: readonly Cell[], concurrency: readonly number[], section: Section): string[] {
+function targets(rounds: readonly (readonly Cell[])[], concurrency: readonly number[], section: Section): string[] {
+  const all = rounds.flat();
   const lines = [
     `Against the targets (1 member; the issue asks for ≥ Go and ≥ ${section.multiple}× ${section.peer} at 16 and 64 in flight, p99 no worse, least CPU per op; "here" = measured in this run at this C; "ref" = the issue's figures for C=64 on this machine kind; ‡ = the Go reference is above what ${section.ceiling} got from the server at this C):`,
     "",
@@ -146,7 +173,7 @@ function targets(all: readonly Cell[], concurrency: readonly number[], section: 
       const above = ref !== undefined && usable(top) && ref.go > top.opsPerSec ? " ‡" : "";
       const beside = (who: Cell | undefined, text: (c: Cell) => string): string => (usable(who) ? text(who) : "–");
       const ceiling = beside(top, (t) => `${rate(t.opsPerSec)} (${ratio(ours, t)})`);
-      const goHere = beside(go, (g) => `${rate(g.opsPerSec)} (${ratio(ours, g)})`);
+      const goHere = beside(go, (g) => `${rate(g.opsPerSec)} (${pairedRatio(rounds, 1, workload, c, "go")})`);
       const p99 = [ours, go, peer].map((x) => beside(x, (y) => ms(y.p99Ms))).join(" / ");
       const cpu = [ours, go, peer].map((x) => beside(x, (y) => y.cpuUsPerOp.toFixed(0))).join(" / ");
       lines.push(`| ${workload} | ${c} | ${rate(ours.opsPerSec)} | ${goHere} | ${vs(ref?.go)}${above} | ${vs(ref?.peer)} | ${ratio(ours, peer)} | ${ceiling} | ${p99} | ${cpu} |`);
@@ -161,12 +188,12 @@ interface Settings {
 }
 
 /** The throughput tables: v2 (etcd-ts, Go, node-etcd, wrk) and v3 (etcd-ts, Go, etcd3, h2load), each with its targets. */
-export function table(all: readonly Cell[], s: Settings): string {
+export function table(rounds: readonly (readonly Cell[])[], s: Settings): string {
   const lines = [
-    "cell: ops/s · p50/p99 ms · client CPU µs/op (wrk, h2load: their own CPU; Go client: etcd's official Go clients, v2 client and clientv3 of etcd 3.4.23, built from Debian's packages); † = more than 0.25 cores of other load during the cell; err = share of ops that failed, by code (ops/s, latency and CPU/op count successful ops only)",
+    "cell: ops/s · p50/p99 ms · client CPU µs/op (wrk, h2load: their own CPU; Go client: etcd's official Go clients, v2 client and clientv3 of etcd 3.4.23, built from Debian's packages); † = more than 0.25 cores of other load during the cell; etcd-ts ÷ X = the median of the ratios within each round (a cell's contenders run back to back), from the quiet rounds when there are any, (q/n) = q of n rounds quiet; err = share of ops that failed, by code (ops/s, latency and CPU/op count successful ops only)",
   ];
   for (const section of SECTIONS) {
-    const part = sectionTable(all, s, section);
+    const part = sectionTable(rounds, s, section);
     if (part.length > 0) lines.push("", ...part);
   }
   return lines.join("\n");
