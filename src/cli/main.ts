@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `etcd-ts` executable: runs one command against the real process and exits with its code.
- * Everything else lives in run.ts, so tests can run commands in-process.
+ * Everything else lives in run.ts, so tests can run commands in-process. No top-level await:
+ * the bin is built as CommonJS (scripts/build-bin.ts), which Node loads faster than ESM.
  */
 import { processIo } from "./shared/io.js";
 import { run } from "./run.js";
@@ -11,13 +12,18 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   if (error.code === "EPIPE") process.exit(0);
 });
 
-const code = await run(process.argv.slice(2), processIo());
-// Exit explicitly once the streams have flushed: an idle keep-alive socket must not hold us up.
 const flushed = (stream: NodeJS.WriteStream): Promise<void> =>
   new Promise((resolve) => {
     stream.write("", () => {
       resolve();
     });
   });
-await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
-process.exit(code);
+
+/** Runs the command line, then exits explicitly once the streams have flushed: an idle keep-alive socket must not hold us up. */
+async function main(): Promise<never> {
+  const code = await run(process.argv.slice(2), processIo());
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}
+
+void main();

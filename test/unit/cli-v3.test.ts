@@ -178,7 +178,7 @@ describe("Go's formats", () => {
   });
 });
 
-describe("the root help's table", () => {
+describe("what the root answers without loading command modules", () => {
   /** Each runnable command at or below `spec`, as help lists it: its words and short text. */
   function runnableLines(spec: CommandSpec, prefix: readonly string[] = []): [string, string][] {
     const words = [...prefix, spec.name];
@@ -207,6 +207,24 @@ describe("the root help's table", () => {
       const sort = (lines: readonly (readonly [string, string])[]): string[] => lines.map(([w, s]) => `${w}\t${s}`).sort();
       assert.deepEqual(sort(entry.summary), sort(runnableLines(spec)), `the summary of ${entry.name}`);
     }
+  });
+
+  it("answers version without the v3 runner as the version command does", async () => {
+    const { run: runTop } = await import("../../src/cli/run.js");
+    const io = (sink: string[]): CliIo => ({
+      stdout: (text) => sink.push(text),
+      stderr: (text) => assert.fail(`stderr: ${text}`),
+      env: {},
+      readStdin: () => Promise.resolve(""),
+      readSecret: () => Promise.resolve(""),
+      trapInterrupt: () => new AbortController().signal,
+    });
+    const fast: string[] = [];
+    const slow: string[] = [];
+    assert.equal(await runTop(["version"], io(fast)), 0);
+    assert.equal(await run(["version"], io(slow)), 0);
+    assert.equal(fast.join(""), slow.join(""));
+    assert.match(fast.join(""), /^etcd-ts version: .+\nAPI version: 3\.5\n$/);
   });
 
   it("gives the same root help as the loaded command modules would", async () => {
