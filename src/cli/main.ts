@@ -4,8 +4,13 @@
  * Everything else lives in run.ts, so tests can run commands in-process. No top-level await:
  * the bin is built as CommonJS (scripts/build-bin.ts), which Node loads faster than ESM.
  */
+import nodeModule from "node:module";
 import { processIo } from "./shared/io.js";
 import { run } from "./run.js";
+
+// Node 22.1+ can keep V8's compiled code of the bundles on disk (in os.tmpdir()) for the next run;
+// Node 20 has no such call and runs without it (docs/performance.md measures Node 20).
+(nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
 // `etcd-ts ls | head -1` closes our stdout early; stop quietly, as a Go program killed by SIGPIPE does.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
