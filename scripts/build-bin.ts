@@ -23,6 +23,8 @@ import { build, type BuildOptions, type Metafile, type Plugin, type StdinOptions
 const ROOT = new URL("../", import.meta.url).pathname;
 const OUT = "dist/esm/cli";
 const COMMANDS_TS = resolve(ROOT, "src/cli/v3/commands.ts");
+/** The name of the generated entries of v3.js and v3-more.js. */
+const ENTRY = "entry.js";
 
 /** The command sets src/cli/run.ts imports on demand, and the bundle each becomes. */
 const LAYERS: Readonly<Record<string, string>> = { "./v3/run.js": "./v3.js", "./v2/run.js": "./v2.js", "./migrate.js": "./migrate.js" };
@@ -56,7 +58,10 @@ const moreCommands: Plugin = {
 async function moreExports(): Promise<Map<string, Set<string>>> {
   const table = await readFile(COMMANDS_TS, "utf8");
   const modules = new Map<string, Set<string>>();
-  for (const [, path = "", name = ""] of table.matchAll(/import\("(\.\/[\w-]+\.js)"\)\)\.(\w+)/g)) {
+  const found = [...table.matchAll(/import\("(\.\/[\w-]+\.js)"\)\)\.(\w+)/g)];
+  // Every import() of the table must have been read, or v3-more.js would lack a command.
+  if (found.length !== table.split("import(").length - 1) throw new Error("build-bin: commands.ts has an import() not of the form (await import(\"./x.js\")).NAME");
+  for (const [, path = "", name = ""] of found) {
     if (CORE_COMMANDS.has(path)) continue;
     const names = modules.get(path) ?? new Set<string>();
     modules.set(path, names.add(name));
@@ -66,7 +71,7 @@ async function moreExports(): Promise<Map<string, Set<string>>> {
 
 /** An entry made of `contents` (JavaScript, resolved from the repository's root). */
 function virtualEntry(contents: string): StdinOptions {
-  return { contents, resolveDir: ROOT, sourcefile: "entry.js", loader: "js" };
+  return { contents, resolveDir: ROOT, sourcefile: ENTRY, loader: "js" };
 }
 
 /**
@@ -158,10 +163,11 @@ const common: BuildOptions = {
 };
 
 const sizes: string[] = [];
-async function emit(file: string, options: BuildOptions, plugins: Plugin[]): Promise<void> {
+async function emit(file: string, options: BuildOptions, plugins: Plugin[]): Promise<Metafile | undefined> {
   const result = await build({ ...common, ...options, outfile: `${OUT}/${file}`, plugins: [...plugins, keepLicenseHeaders] });
   const bytes = Object.values(result.metafile?.outputs ?? {}).reduce((sum, o) => sum + o.bytes, 0);
   sizes.push(`${file} ${(bytes / 1024).toFixed(0)} kB`);
+  return result.metafile;
 }
 
 // The package is "type": "module"; this folder's .js files are CommonJS, as dist/cjs's are.
@@ -181,8 +187,11 @@ const shared = boundary(moreAlone.metafile, coreInputs);
 const table = [...shared].map((path) => `  ${JSON.stringify(relativeKey(path))}: () => require(${JSON.stringify(`./${relativeKey(path)}`)}),`).join("\n");
 
 await emit("main.js", { entryPoints: ["src/cli/main.ts"] }, [layers]);
-await emit("v3.js", { stdin: virtualEntry(`export { run } from "./src/cli/v3/run.ts";\nexport const __modules = {\n${table}\n};\n`) }, [moreCommands]);
-await emit("v3-more.js", { stdin: virtualEntry(moreEntry) }, [fromCore(shared)]);
+const coreBuilt = inputsOf(await emit("v3.js", { stdin: virtualEntry(`export { run } from "./src/cli/v3/run.ts";\nexport const __modules = {\n${table}\n};\n`) }, [moreCommands]));
+const moreBuilt = inputsOf(await emit("v3-more.js", { stdin: virtualEntry(moreEntry) }, [fromCore(shared)]));
+const twice = [...moreBuilt].filter((path) => coreBuilt.has(path) && path !== resolve(ROOT, ENTRY));
+// A module in both would exist twice in a process running a v3-more command (two EtcdError classes, say).
+if (twice.length > 0) throw new Error(`build-bin: v3.js and v3-more.js both hold ${twice.map(relativeKey).join(", ")}`);
 await emit("v2.js", { entryPoints: ["src/cli/v2/run.ts"] }, []);
 await emit("migrate.js", { entryPoints: ["src/cli/migrate.ts"] }, []);
 // On stderr: `npm pack --json` runs this build (prepare) and its stdout must stay JSON.
