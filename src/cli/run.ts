@@ -14,8 +14,9 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const api = io.env["ETCDCTL_API"] ?? "";
   if (api === "2") return (await import("./v2/run.js")).run(argv, io);
   if (api === "" || api === "3") {
-    // Answered before the v3 runner loads: scripts ask for it often, and it needs two constants.
-    if (argv.length === 1 && argv[0] === "--version") {
+    // Answered before the v3 runner loads: scripts ask for it often, and it needs two constants
+    // (the `version` command prints the same; with any other word or flag it goes the long way).
+    if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "version")) {
       io.stdout(`${PROGRAM_NAME} version: ${VERSION}\nAPI version: ${API_VERSION}\n`);
       return 0;
     }

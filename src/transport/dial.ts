@@ -4,7 +4,7 @@
  * and with TCP keepalive as go-etcd's transport had.
  */
 import net from "node:net";
-import tls from "node:tls";
+import type { ConnectionOptions, TLSSocket } from "node:tls";
 import type { TlsOptions } from "../options.js";
 
 /** What a dial needs from the transport's options. */
@@ -28,18 +28,24 @@ export function dial(url: URL, options: DialOptions, alpn: string): net.Socket {
   let socket: net.Socket;
   if (secure) {
     const t = options.tls;
-    const o: tls.ConnectionOptions = { host, port, ALPNProtocols: [alpn], rejectUnauthorized: t?.rejectUnauthorized ?? true };
+    const o: ConnectionOptions = { host, port, ALPNProtocols: [alpn], rejectUnauthorized: t?.rejectUnauthorized ?? true };
     // SNI must be a host name: node warns for an IP address, and servers ignore it.
     const servername = t?.servername ?? (net.isIP(host) === 0 ? host : undefined);
     if (servername !== undefined) o.servername = servername;
     if (t?.ca !== undefined) o.ca = typeof t.ca === "string" || Buffer.isBuffer(t.ca) ? t.ca : [...t.ca];
     if (t?.cert !== undefined) o.cert = t.cert;
     if (t?.key !== undefined) o.key = t.key;
-    socket = tls.connect(o);
+    // node:tls (and node:crypto with it) takes milliseconds to load: only an https endpoint pays for it.
+    socket = process.getBuiltinModule("node:tls").connect(o);
   } else {
     socket = net.connect({ host, port });
   }
   socket.setNoDelay(true);
   socket.setKeepAlive(true, options.keepAlive);
   return socket;
+}
+
+/** Whether `socket` is a TLS socket (tells it without loading node:tls, as `instanceof TLSSocket` would). */
+export function isTls(socket: net.Socket): socket is TLSSocket {
+  return "encrypted" in socket && socket.encrypted === true;
 }

@@ -15,9 +15,8 @@
  * acknowledged within `keepAliveTimeout` ms destroys the session as hung.
  */
 import { performance } from "node:perf_hooks";
-import tls from "node:tls";
 import type { TlsOptions } from "../options.js";
-import { dial } from "./dial.js";
+import { dial, isTls } from "./dial.js";
 import { H2Connection, H2Error, type H2ConnectionOptions, type H2State } from "./h2/connection.js";
 import { encodeHeaders } from "./h2/hpack.js";
 
@@ -94,7 +93,7 @@ export class GrpcSession {
     socket.once("error", (error) => {
       this.fail(error);
     });
-    if (socket instanceof tls.TLSSocket) {
+    if (isTls(socket)) {
       socket.once("secureConnect", () => {
         // A server that did not choose h2 would read our preface as garbage.
         if (socket.alpnProtocol !== "h2") this.fail(Object.assign(new Error(`${endpoint} did not negotiate HTTP/2 (ALPN)`), { code: "ERR_H2_ALPN" }));

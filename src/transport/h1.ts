@@ -13,9 +13,8 @@
  * Parsing and the request checks are in h1-parse.ts, free of sockets so they can be fuzzed.
  */
 import type net from "node:net";
-import tls from "node:tls";
 import { DEFAULTS } from "../options.js";
-import { dial, type DialOptions } from "./dial.js";
+import { dial, isTls, type DialOptions } from "./dial.js";
 import { H1ReplyParser, requestProblem, type H1Reply, type H1Step } from "./h1-parse.js";
 
 export type { H1Reply } from "./h1-parse.js";
@@ -310,7 +309,7 @@ class Connection {
       this.destroy(new H1Error(`no connection within ${dialTimeout} ms`, "CONNECT_TIMEOUT", false));
     }, dialTimeout);
     this.dialTimer.unref();
-    socket.once(socket instanceof tls.TLSSocket ? "secureConnect" : "connect", () => {
+    socket.once(isTls(socket) ? "secureConnect" : "connect", () => {
       clearTimeout(this.dialTimer);
       this.dialTimer = undefined;
       this.opened = true;

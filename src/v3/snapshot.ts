@@ -9,8 +9,7 @@
  * passed over like for any read; once the first chunk arrived the snapshot is that member's, and
  * a failure after that ends the iteration with the error (a snapshot cannot be resumed).
  */
-import { createHash, type Hash } from "node:crypto";
-import { open, rename, unlink } from "node:fs/promises";
+import type { Hash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { EtcdError } from "../errors.js";
 import type { CallOptions } from "../options.js";
@@ -73,7 +72,8 @@ export class SnapshotStream implements AsyncIterable<Buffer> {
   readonly #options: SnapshotOptions;
   readonly #stop = new AbortController();
   readonly #queue: Buffer[] = [];
-  readonly #hash: Hash = createHash("sha256");
+  // Loaded here, not imported: a client that never takes a snapshot need not load node:crypto.
+  readonly #hash: Hash = process.getBuiltinModule("node:crypto").createHash("sha256");
   #tail: Buffer = Buffer.alloc(0);
   #stream: GrpcStream | undefined;
   #error: unknown;
@@ -253,6 +253,7 @@ export class SnapshotStream implements AsyncIterable<Buffer> {
  * either its old content or a complete, verified snapshot.
  */
 export async function snapshotToFile(stream: SnapshotStream, path: string, options: SnapshotFileOptions): Promise<SnapshotFileResult> {
+  const { open, rename, unlink } = process.getBuiltinModule("node:fs/promises");
   const folder = dirname(path);
   const temporary = join(folder, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.part`);
   // 0600 as etcdctl: a snapshot holds every key, user and password hash of the cluster.
@@ -284,7 +285,7 @@ export async function snapshotToFile(stream: SnapshotStream, path: string, optio
 
 /** Makes a rename in `folder` durable; file systems that cannot fsync a folder are left as they are. */
 async function syncFolder(folder: string): Promise<void> {
-  const handle = await open(folder, "r").catch(() => undefined);
+  const handle = await process.getBuiltinModule("node:fs/promises").open(folder, "r").catch(() => undefined);
   if (handle === undefined) return;
   try {
     await handle.sync().catch(() => undefined);

@@ -12,7 +12,12 @@ import { errorText } from "../../src/cli/v3/errors.js";
 import { debugDump, goDuration, shadowedVariable, withEnvironment } from "../../src/cli/v3/globals.js";
 import { GLOBAL_FLAGS } from "../../src/cli/v3/globals.js";
 import { flagLines, usageText } from "../../src/cli/v3/help.js";
+import { COMMANDS } from "../../src/cli/v3/commands.js";
 import { GET, PUT } from "../../src/cli/v3/kv.js";
+import { API_VERSION } from "../../src/cli/v3/names.js";
+import { run } from "../../src/cli/v3/run.js";
+import { VERSION } from "../../src/version.js";
+import type { CliIo } from "../../src/cli/shared/io.js";
 import { parseCommandLine, parseFlags, parseGoInt64, stripFlags, unknownCommand } from "../../src/cli/v3/parse.js";
 import { Flags, type CommandSpec, type FlagSpec } from "../../src/cli/v3/spec.js";
 import { TxnInputError, TxnPanic, argify, goUnquote, parseCompare, scanCompare } from "../../src/cli/v3/txn-parse.js";
@@ -170,6 +175,66 @@ describe("Go's formats", () => {
     assert.deepEqual(commands, ["get", "migrate v2-to-v3", "put"]);
     const group: CommandSpec = { name: "kv", use: "", short: "g", subcommands: [GET] };
     assert.doesNotMatch(usageText([root, group], GLOBAL_FLAGS, { version: "0", apiVersion: "3.5" }), /migrate/);
+  });
+});
+
+describe("what the root answers without loading command modules", () => {
+  /** Each runnable command at or below `spec`, as help lists it: its words and short text. */
+  function runnableLines(spec: CommandSpec, prefix: readonly string[] = []): [string, string][] {
+    const words = [...prefix, spec.name];
+    const own: [string, string][] = spec.action === undefined ? [] : [[words.join(" "), spec.short]];
+    return [...own, ...(spec.subcommands ?? []).flatMap((sub) => runnableLines(sub, words))];
+  }
+
+  async function helpOutput(argv: readonly string[]): Promise<string> {
+    let out = "";
+    const io: CliIo = {
+      stdout: (text) => (out += text),
+      stderr: (text) => assert.fail(`stderr: ${text}`),
+      env: {},
+      readStdin: () => Promise.resolve(""),
+      readSecret: () => Promise.resolve(""),
+      trapInterrupt: () => new AbortController().signal,
+    };
+    assert.equal(await run(argv, io), 0);
+    return out;
+  }
+
+  it("lists for each command what its module defines (--help loads none of them)", async () => {
+    for (const entry of COMMANDS) {
+      const spec = await entry.load();
+      assert.equal(spec.name, entry.name);
+      const sort = (lines: readonly (readonly [string, string])[]): string[] => lines.map(([w, s]) => `${w}\t${s}`).sort();
+      assert.deepEqual(sort(entry.summary), sort(runnableLines(spec)), `the summary of ${entry.name}`);
+    }
+  });
+
+  it("answers version without the v3 runner as the version command does", async () => {
+    const { run: runTop } = await import("../../src/cli/run.js");
+    const io = (sink: string[]): CliIo => ({
+      stdout: (text) => sink.push(text),
+      stderr: (text) => assert.fail(`stderr: ${text}`),
+      env: {},
+      readStdin: () => Promise.resolve(""),
+      readSecret: () => Promise.resolve(""),
+      trapInterrupt: () => new AbortController().signal,
+    });
+    const fast: string[] = [];
+    const slow: string[] = [];
+    assert.equal(await runTop(["version"], io(fast)), 0);
+    assert.equal(await run(["version"], io(slow)), 0);
+    assert.equal(fast.join(""), slow.join(""));
+    assert.match(fast.join(""), /^etcd-ts version: .+\nAPI version: 3\.5\n$/);
+  });
+
+  it("gives the same root help as the loaded command modules would", async () => {
+    const loaded = await Promise.all(COMMANDS.map((c) => c.load()));
+    const help: CommandSpec = { name: "help", use: "[command]", short: "Help about any command", action: () => Promise.resolve() };
+    const root: CommandSpec = { name: "etcd-ts", use: "", short: "A simple command line client for etcd3.", subcommands: [...loaded, help] };
+    const expected = usageText([root], GLOBAL_FLAGS, { version: VERSION, apiVersion: API_VERSION });
+    assert.match(expected, /\tlease keep-alive\tKeeps leases alive/);
+    assert.equal(await helpOutput(["--help"]), expected);
+    assert.equal(await helpOutput(["help"]), expected);
   });
 });
 

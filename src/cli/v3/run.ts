@@ -25,7 +25,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       io.stderr(`Error: ${parsed.message}\nRun '${PROGRAM_NAME} --help' for usage.\nError: ${parsed.message}\n`);
       return EXIT.error;
     }
-    const path = await withAllCommands(parsed.path);
+    const path = withAllCommands(parsed.path);
     if (parsed.kind === "flag-error") {
       io.stderr(`Error: ${parsed.message}\n`);
       io.stdout(await usage(path));
@@ -75,7 +75,7 @@ async function find(argv: readonly string[]): Promise<Parsed> {
   }
   if (first === "help") return helpFor(words.slice(1), root);
   const entry = entryFor(first);
-  if (entry === undefined) return { kind: "unknown-command", message: unknownCommand(first, { ...root, subcommands: await loadAll() }) };
+  if (entry === undefined) return { kind: "unknown-command", message: unknownCommand(first, { ...root, subcommands: topLevel() }) };
   const spec = await entry.load();
   return parseCommandLine(argv, { ...root, subcommands: [spec] }, GLOBAL_FLAGS);
 }
@@ -102,16 +102,28 @@ function entryFor(word: string): CommandEntry | undefined {
   return prefixed.length === 1 ? prefixed[0] : undefined;
 }
 
-async function loadAll(): Promise<CommandSpec[]> {
-  const help: CommandSpec = { name: "help", use: "[command]", short: "Help about any command", action: () => Promise.resolve() };
-  return [...(await Promise.all(COMMANDS.map((c) => c.load()))), help];
+const listed = (): Promise<void> => Promise.resolve();
+const HELP_COMMAND: CommandSpec = { name: "help", use: "[command]", short: "Help about any command", action: listed };
+
+/** The top-level commands by name, in the table's order, for cobra's suggestions. */
+function topLevel(): CommandSpec[] {
+  return [...COMMANDS.map((c): CommandSpec => ({ name: c.name, use: "", short: "" })), HELP_COMMAND];
 }
 
-/** The root's help lists every command, so it needs every module; other paths are complete already. */
-async function withAllCommands(path: readonly CommandSpec[]): Promise<readonly CommandSpec[]> {
+/**
+ * Every command as the root's help lists it, from the table alone: one runnable spec per summary
+ * line, named by its words ("lease grant"); help sorts them as it would the loaded commands.
+ */
+function summaries(): CommandSpec[] {
+  const lines = COMMANDS.flatMap((c) => c.summary.map(([words, short]): CommandSpec => ({ name: words, use: "", short, action: listed })));
+  return [...lines, HELP_COMMAND];
+}
+
+/** The root's help lists every command, from the table (no command module loads); other paths are complete already. */
+function withAllCommands(path: readonly CommandSpec[]): readonly CommandSpec[] {
   const [root, ...rest] = path;
   if (root === undefined || rest.length > 0) return path;
-  return [{ ...root, subcommands: await loadAll() }];
+  return [{ ...root, subcommands: summaries() }];
 }
 
 function specsOf(command: CommandSpec): Map<string, FlagSpec> {
