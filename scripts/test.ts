@@ -8,7 +8,9 @@
  * 2. Finds etcd 3.5: ETCD35_BIN (an etcd binary with etcdctl beside it), the folder
  *    scripts/etcd-3.5.sh fills, or, as root, that script run now (Debian trixie's packages).
  * 3. Runs the unit tests once, then for each etcd version the integration suite, the fault suite
- *    and the torture short mode, with ETCD_BIN/ETCDCTL_BIN (and PATH) naming that version.
+ *    and the torture short mode, with ETCD_BIN/ETCDCTL_BIN (and PATH) naming that version. The
+ *    second version's CLI suites run the built bin (scripts/build-bin.ts; ETCD_TS_CLI=dist), the
+ *    first's the sources, unless ETCD_TS_CLI is set.
  * 4. Prints each version's results, then one plain line `N passed, N failed, N skipped` summing
  *    every run, and exits 1 if anything failed.
  * Given test files, only those run (each in the suite whose folder holds it).
@@ -213,7 +215,7 @@ function targets(primary: string): Target[] {
 function table(rows: readonly Row[]): void {
   console.log("\n== results");
   for (const r of rows) {
-    console.log(`${r.label.padEnd(22)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed ${String(r.skipped).padStart(3)} skipped  ${r.seconds.toFixed(0).padStart(4)} s`);
+    console.log(`${r.label.padEnd(28)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed ${String(r.skipped).padStart(3)} skipped  ${r.seconds.toFixed(0).padStart(4)} s`);
   }
 }
 
@@ -224,9 +226,16 @@ async function main(): Promise<void> {
   if (needsEtcd) console.log(`test: etcd ${list.map((t) => `${t.version} (${t.etcd})`).join(", ")}`);
   const rows: (Row | undefined)[] = [];
   if (suites.has("unit")) rows.push(await runNodeTests("unit", testFiles("test/unit"), process.env, concurrency));
-  for (const t of list) {
+  for (const [i, t] of list.entries()) {
     const env = versionEnv(t);
-    if (suites.has("integration")) rows.push(await runNodeTests(`${t.version} integration`, testFiles("test/integration"), env, concurrency));
+    // The CLI suites run the sources against the first version and the bundle npm installs
+    // (dist/esm/cli, built here from the same sources) against the second, so both are checked.
+    const bundle = i > 0 && suites.has("integration") && process.env["ETCD_TS_CLI"] === undefined;
+    if (bundle) {
+      execFileSync(process.execPath, ["--import", "tsx", "scripts/build-bin.ts"], { stdio: "inherit" });
+      env["ETCD_TS_CLI"] = "dist";
+    }
+    if (suites.has("integration")) rows.push(await runNodeTests(`${t.version} integration${bundle ? " (bin)" : ""}`, testFiles("test/integration"), env, concurrency));
     if (suites.has("faults")) rows.push(await runNodeTests(`${t.version} faults`, testFiles("test/faults", [TORTURE_FILE]), env, concurrency));
     if (suites.has("torture")) rows.push(await runNodeTests(`${t.version} torture`, testFiles("test/faults").filter((f) => f === TORTURE_FILE), env, 1));
   }

@@ -3,7 +3,8 @@
  * decoder, a state machine over the code tree that takes 4 bits per table lookup.
  *
  * Why 4 bits and not 8: a byte-wide table (256 states x 256 bytes) decodes about a third faster
- * but takes ~8 ms to build cold, against ~0.7 ms for the nibble table (256 x 16). etcd's server
+ * but takes far longer to build cold, and even the nibble table (256 x 16) is filled a row at a time
+ * as states are reached. etcd's server
  * indexes what it repeats, so Huffman-coded strings mostly arrive in the first response of a
  * connection, and a one-shot CLI command would pay the build for a handful of strings.
  */
@@ -93,15 +94,23 @@ const EMIT = 1 << 16;
 const FAIL = 1 << 17;
 
 // States are the internal nodes of the code tree (root = 0); 257 leaves make exactly 256 of them.
-// Built on first use, so that a process that never meets a Huffman-coded string never builds it.
+// The tree is built on first use, so that a process that never meets a Huffman-coded string never
+// builds it, and each state's 16 transitions when that state is first reached: a cold process
+// decoding a few header strings visits a few dozen states, and filling all 256 rows up front
+// took 7-20 ms of a one-shot CLI command (V8 runs it in the interpreter, once).
+let tree: Int32Array | undefined;
+// Transitions by state * 16 + nibble; UNSET until that state's row is filled.
 let transitions: Uint32Array | undefined;
 // Whether ending the input in a state is valid padding: the bits since the last symbol are a strict
 // prefix of EOS (all ones) and at most 7 of them.
 let paddingEnds: Uint8Array | undefined;
+// Above every packed transition (they use bits 0-17).
+const UNSET = 0xffffffff;
+
 // Decoded bytes land here before becoming a string; it only grows, and decoding is synchronous.
 let scratch = Buffer.allocUnsafe(256);
 
-function buildTables(): Uint32Array {
+function buildTree(): Int32Array {
   // child[node * 2 + bit]: > 0 an internal node, < 0 the leaf ~symbol, 0 not yet set (the root is
   // never anyone's child, so 0 is free to mean that).
   const child = new Int32Array(512);
@@ -126,29 +135,39 @@ function buildTables(): Uint32Array {
     }
     child[node * 2 + (code & 1)] = ~sym;
   }
-  const table = new Uint32Array(256 * 16);
-  for (let state = 0; state < 256; state++) {
-    for (let nibble = 0; nibble < 16; nibble++) {
-      let node = state;
-      let out = 0;
-      for (let bit = 3; bit >= 0; bit--) {
-        const next = child[node * 2 + ((nibble >>> bit) & 1)] ?? 0;
-        if (next >= 0) {
-          node = next;
-        } else if (~next === HUFFMAN_EOS) {
-          out = FAIL;
-          break;
-        } else {
-          out = EMIT | (~next << 8);
-          node = 0;
-        }
-      }
-      table[state * 16 + nibble] = out | node;
-    }
-  }
   paddingEnds = ends;
-  transitions = table;
-  return table;
+  transitions = new Uint32Array(256 * 16).fill(UNSET);
+  tree = child;
+  return child;
+}
+
+/** Fills the 16 transitions of `state` from the tree; returns the one for `nibble`. */
+function fillRow(table: Uint32Array, state: number, nibble: number): number {
+  const child = tree ?? buildTree();
+  for (let n = 0; n < 16; n++) {
+    let node = state;
+    let out = 0;
+    for (let bit = 3; bit >= 0; bit--) {
+      const next = child[node * 2 + ((n >>> bit) & 1)] ?? 0;
+      if (next >= 0) {
+        node = next;
+      } else if (~next === HUFFMAN_EOS) {
+        out = FAIL;
+        break;
+      } else {
+        out = EMIT | (~next << 8);
+        node = 0;
+      }
+    }
+    table[state * 16 + n] = out | node;
+  }
+  return table[state * 16 + nibble] ?? FAIL;
+}
+
+/** The transition from `state` on `nibble`. */
+function step(table: Uint32Array, state: number, nibble: number): number {
+  const t = table[(state << 4) | nibble] ?? FAIL;
+  return t === UNSET ? fillRow(table, state, nibble) : t;
 }
 
 /**
@@ -156,7 +175,8 @@ function buildTables(): Uint32Array {
  * returns undefined when they are malformed: EOS inside, or padding that is not up to 7 one bits.
  */
 export function decodeHuffman(src: Uint8Array, start: number, end: number): string | undefined {
-  const table = transitions ?? buildTables();
+  if (transitions === undefined) buildTree();
+  const table = transitions as Uint32Array;
   // 8 bits in can yield at most 8/5 symbols, so twice the input always fits.
   const room = (end - start) * 2;
   if (scratch.length < room) scratch = Buffer.allocUnsafe(Math.max(room, scratch.length * 2));
@@ -165,10 +185,10 @@ export function decodeHuffman(src: Uint8Array, start: number, end: number): stri
   let state = 0;
   for (let i = start; i < end; i++) {
     const b = src[i] ?? 0;
-    let t = table[(state << 4) | (b >>> 4)] ?? FAIL;
+    let t = step(table, state, b >>> 4);
     if (t >= FAIL) return undefined;
     if (t >= EMIT) out[n++] = (t >>> 8) & 0xff;
-    t = table[((t & STATE_MASK) << 4) | (b & 15)] ?? FAIL;
+    t = step(table, t & STATE_MASK, b & 15);
     if (t >= FAIL) return undefined;
     if (t >= EMIT) out[n++] = (t >>> 8) & 0xff;
     state = t & STATE_MASK;
