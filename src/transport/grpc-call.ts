@@ -11,7 +11,6 @@ import { grpcError } from "../codec/v3-errors.js";
 import { FrameDecoder, GrpcFrameError, encodeFrame } from "./grpc-frame.js";
 import type { GrpcSession, SessionWaiter } from "./grpc-session.js";
 import { H2Error, H2_ERROR, type H2Stream, type H2StreamHandler, type HeaderField } from "./h2/connection.js";
-import { encodeHeaders } from "./h2/hpack.js";
 
 /** Extra request headers, e.g. `{ token: "…", hasleader: "true" }`. */
 export type Metadata = Readonly<Record<string, string>>;
@@ -85,7 +84,7 @@ export class GrpcCall implements SessionWaiter, H2StreamHandler {
     if (this.done) return;
     let stream: H2Stream;
     try {
-      stream = this.session.h2.request(this.headerBlock(), this);
+      stream = this.session.h2.request(this.headerFields(), this);
     } catch (error) {
       // The session stopped taking streams (GOAWAY, destroyed) before this one was submitted.
       this.finish(failure(this.session, error, "unsent"), undefined);
@@ -179,16 +178,16 @@ export class GrpcCall implements SessionWaiter, H2StreamHandler {
     }
   }
 
-  private headerBlock(): Buffer {
-    // HPACK literals that touch no table concatenate freely: a cached block per method, plus the per-call fields.
+  private headerFields(): readonly HeaderField[] {
+    // The method's fields, cached by the session, plus the per-call ones.
     const base = this.session.requestHeaders(this.spec.path);
     const timeout = this.spec.timeout;
     const metadata = this.spec.metadata;
     if (timeout === undefined && metadata === undefined) return base;
-    const fields: HeaderField[] = [];
+    const fields: HeaderField[] = [...base];
     if (timeout !== undefined) fields.push(["grpc-timeout", grpcTimeout(timeout)]);
     if (metadata !== undefined) for (const name of Object.keys(metadata)) fields.push([name, metadata[name] ?? ""]);
-    return Buffer.concat([base, encodeHeaders(fields)]);
+    return fields;
   }
 
   private onHeaders(headers: Headers): void {

@@ -17,8 +17,7 @@
 import { performance } from "node:perf_hooks";
 import type { TlsOptions } from "../options.js";
 import { dial, isTls } from "./dial.js";
-import { H2Connection, H2Error, type H2ConnectionOptions, type H2State } from "./h2/connection.js";
-import { encodeHeaders } from "./h2/hpack.js";
+import { H2Connection, H2Error, type H2ConnectionOptions, type H2State, type HeaderField } from "./h2/connection.js";
 
 /** How a session is dialled and kept alive. */
 export interface SessionConfig {
@@ -67,7 +66,7 @@ export class GrpcSession {
   /** Frames (HEADERS or DATA) received on any stream; bumped by calls, read by the keepalive. */
   reads = 0;
   private active = 0;
-  private readonly headerBlocks = new Map<string, Buffer>();
+  private readonly headerFields = new Map<string, readonly HeaderField[]>();
   private waiting: SessionWaiter[] = [];
   private readonly config: SessionConfig;
   private readonly onGone: (session: GrpcSession) => void;
@@ -126,11 +125,11 @@ export class GrpcSession {
     this.ticker.unref();
   }
 
-  /** The encoded request headers every call to `path` starts with, built once per method. */
-  requestHeaders(path: string): Buffer {
-    let block = this.headerBlocks.get(path);
-    if (block === undefined) {
-      block = encodeHeaders([
+  /** The request header fields every call to `path` starts with, built once per method (the connection encodes them). */
+  requestHeaders(path: string): readonly HeaderField[] {
+    let fields = this.headerFields.get(path);
+    if (fields === undefined) {
+      fields = [
         [":method", "POST"],
         [":scheme", this.scheme],
         [":path", path],
@@ -138,10 +137,10 @@ export class GrpcSession {
         ["content-type", "application/grpc"],
         ["te", "trailers"],
         ["user-agent", "etcd-ts"],
-      ]);
-      this.headerBlocks.set(path, block);
+      ];
+      this.headerFields.set(path, fields);
     }
-    return block;
+    return fields;
   }
 
   /** See the file comment: the connection's state, in the session's words. */

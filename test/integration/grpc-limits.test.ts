@@ -12,7 +12,7 @@ import { EtcdError } from "../../src/errors.js";
 import { GrpcTransport, type GrpcTransportOptions } from "../../src/transport/grpc.js";
 import { encodeFrame } from "../../src/transport/grpc-frame.js";
 import { H2Error } from "../../src/transport/h2/connection.js";
-import { encodeHeaders } from "../../src/transport/h2/hpack.js";
+import { encodeHeaders } from "../../src/transport/h2/hpack-encode.js";
 import { F, T, h2frame, responseHeaders, scriptedPeer, settings, type PeerConnection, type PeerFrame } from "./h2-peer.js";
 
 const MiB = 1024 * 1024;

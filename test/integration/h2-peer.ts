@@ -4,8 +4,8 @@
  * sends, and lets a test write raw frames back. Loopback only; each test closes what it starts.
  */
 import net from "node:net";
-import { H2Connection, type H2ConnectionEvents, type H2ConnectionOptions, type RetireReason } from "../../src/transport/h2/connection.js";
-import { encodeHeaders } from "../../src/transport/h2/hpack.js";
+import { H2Connection, type H2ConnectionEvents, type H2ConnectionOptions, type HeaderField, type RetireReason } from "../../src/transport/h2/connection.js";
+import { encodeHeaders } from "../../src/transport/h2/hpack-encode.js";
 
 /** One frame as the peer saw it. */
 export interface PeerFrame {
@@ -184,13 +184,13 @@ export function connect(port: number, over: Partial<H2ConnectionOptions> = {}): 
   return { h2: new H2Connection(socket, connectionOptions(over), events), socket, ...p };
 }
 
-/** A request header block for a gRPC call to `path`. */
-export function requestBlock(path = "/t.S/M"): Buffer {
-  return encodeHeaders([
+/** The request header fields of a gRPC call to `path`. */
+export function requestBlock(path = "/t.S/M"): readonly HeaderField[] {
+  return [
     [":method", "POST"],
     [":scheme", "http"],
     [":path", path],
     [":authority", "127.0.0.1"],
     ["content-type", "application/grpc"],
-  ]);
+  ];
 }

@@ -6,7 +6,8 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { HeaderListTooLargeError, HpackDecoder, HpackError, encodeHeaders, type HeaderField } from "../../src/transport/h2/hpack.js";
+import { HeaderListTooLargeError, HpackDecoder, HpackError, type HeaderField } from "../../src/transport/h2/hpack.js";
+import { encodeHeaders } from "../../src/transport/h2/hpack-encode.js";
 import { HUFFMAN_CODES, HUFFMAN_EOS, HUFFMAN_LENGTHS, decodeHuffman } from "../../src/transport/h2/huffman.js";
 
 function hex(s: string): Buffer {

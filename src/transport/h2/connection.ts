@@ -21,6 +21,7 @@
 import type { Socket } from "node:net";
 import { FrameParser, H2CodecError, type FrameSink, type SettingEntry } from "./codec.js";
 import { HeaderListTooLargeError, HpackDecoder, HpackError, type HeaderField } from "./hpack.js";
+import { HpackEncoder, checkFields } from "./hpack-encode.js";
 import { DEFAULT_WINDOW, FLAG, FRAME, H2_ERROR, MAX_WINDOW, PREFACE, SETTING, frame, goawayFrame, settingsFrame, windowUpdateFrame } from "./frames.js";
 import { H2Stream, type H2StreamHandler } from "./stream.js";
 import { StreamTable } from "./streams.js";
@@ -45,6 +46,7 @@ export class H2Connection {
   private readonly events: H2ConnectionEvents;
   private readonly options: H2ConnectionOptions;
   private readonly decoder = new HpackDecoder();
+  private readonly encoder = new HpackEncoder();
   private readonly parser: FrameParser;
   private readonly writer: FrameWriter;
   private readonly sender: DataSender;
@@ -112,17 +114,19 @@ export class H2Connection {
   }
 
   /**
-   * Opens a stream with an encoded request header block; it starts now, or once a stream slot
-   * frees up. Throws H2Error once the connection takes no new streams or its queue is full.
+   * Opens a stream with its request header fields; it starts now, or once a stream slot frees
+   * up. Throws H2Error once the connection takes no new streams or its queue is full, and
+   * TypeError for a field HPACK can't carry (checked here, since the block is encoded at start).
    */
-  request(block: Buffer, handler: H2StreamHandler): H2Stream {
+  request(fields: readonly HeaderField[], handler: H2StreamHandler): H2Stream {
     // A rotated connection still starts the calls its owner admitted before it rotated (a
     // session starts every waiting call at once when it becomes ready); the owner sends no
     // others. Stream ids past maxStreamId remain until 2^31, where `start` refuses them.
     const rotated = this.current === "draining" && this.goawayLastStreamId < 0;
     if (!this.takesStreams && !rotated) throw new H2Error("ERR_H2_GOAWAY", "the HTTP/2 connection takes no new streams");
+    checkFields(fields);
     const stream = new H2Stream(this.table, handler);
-    stream.block = block;
+    stream.fields = fields;
     if (this.streams.size < this.maxConcurrent) this.start(stream);
     else if (this.queued.length >= this.options.maxPendingStreams) {
       throw new H2Error("ERR_H2_PENDING_LIMIT", `${this.queued.length} streams already wait for a slot on this connection (maxPendingStreams)`);
@@ -204,8 +208,9 @@ export class H2Connection {
     stream.sendWindow = this.peerInitialWindow;
     stream.recvWindow = this.receive.size;
     this.streams.set(stream.id, stream);
-    const block = stream.block ?? Buffer.alloc(0);
-    stream.block = undefined;
+    // Encoded now, in the order HEADERS leave: the encoder's table must match the server's.
+    const block = this.encoder.encode(stream.fields ?? []);
+    stream.fields = undefined;
     this.sender.headers(stream.id, block);
     if (stream.out.length > 0) this.sender.send(stream);
     // Rotation: the streams it has finish here while the owner dials a fresh connection.
@@ -316,7 +321,8 @@ export class H2Connection {
         this.peerInitialWindow = value;
         for (const stream of this.streams.values()) stream.sendWindow += delta;
       } else if (key === SETTING.MAX_FRAME_SIZE) this.sender.maxFrame = value;
-      // HEADER_TABLE_SIZE needs nothing (our encoder never indexes); the rest are advisory.
+      else if (key === SETTING.HEADER_TABLE_SIZE) this.encoder.peerTableSize(value);
+      // The rest are advisory.
     }
     this.pushControl(frame(FRAME.SETTINGS, FLAG.ACK, 0, undefined));
     for (const stream of [...this.streams.values()]) this.sender.send(stream);

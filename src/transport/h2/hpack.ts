@@ -7,9 +7,7 @@
  * entry. The decoder is tuned for that case: a reference hands out the very tuple held by the
  * table (fields are immutable), so a block of references allocates only the returned array.
  *
- * Encoding never touches a dynamic table, so the peer's decoder state never depends on ours and
- * nothing has to be kept in step; requests cost a few bytes more, which is cheap next to the
- * round trip.
+ * Encoding is in hpack-encode.ts.
  *
  * Names and values are latin1 both ways: one char per byte, so any byte sequence round-trips.
  */
@@ -36,8 +34,8 @@ export class HeaderListTooLargeError extends HpackError {
   }
 }
 
-// RFC 7541 Appendix A; index i is STATIC_TABLE[i - 1].
-const STATIC_TABLE: readonly HeaderField[] = [
+/** RFC 7541 Appendix A, the static table; index i is STATIC_TABLE[i - 1]. */
+export const STATIC_TABLE: readonly HeaderField[] = [
   [":authority", ""],
   [":method", "GET"],
   [":method", "POST"],
@@ -102,8 +100,8 @@ const STATIC_TABLE: readonly HeaderField[] = [
 ];
 const STATIC_COUNT = STATIC_TABLE.length;
 
-// RFC 7541 Section 4.1: an entry costs its octets plus 32 for the implementation's bookkeeping.
-const ENTRY_OVERHEAD = 32;
+/** RFC 7541 Section 4.1: a table entry costs its octets plus 32 for the implementation's bookkeeping. */
+export const ENTRY_OVERHEAD = 32;
 
 // Integers: the largest we accept, and how many continuation bytes that takes at most (5 x 7 bits
 // covers 31); more bytes are either an overflow or zero padding meant to make us loop.
@@ -266,83 +264,4 @@ export class HpackDecoder {
     this.mask = next.length - 1;
     this.head = this.count;
   }
-}
-
-// Exact name and value to index, and name to its first index, for the encoder.
-const STATIC_FIELD_INDEX = new Map<string, Map<string, number>>();
-const STATIC_NAME_INDEX = new Map<string, number>();
-STATIC_TABLE.forEach(([name, value], i) => {
-  let values = STATIC_FIELD_INDEX.get(name);
-  if (values === undefined) {
-    values = new Map<string, number>();
-    STATIC_FIELD_INDEX.set(name, values);
-    STATIC_NAME_INDEX.set(name, i + 1);
-  }
-  values.set(value, i + 1);
-});
-
-// etcd's auth token travels as `token`.
-const SENSITIVE_NAMES: ReadonlySet<string> = new Set(["authorization", "token"]);
-
-/** Encodes request header blocks without touching any dynamic table (literal, never-indexed or not indexed), so the encoder needs no state shared with the peer. */
-export function encodeHeaders(fields: readonly HeaderField[]): Buffer {
-  // Per field: a type byte, and at most 6 bytes for each string length (7-bit prefix + 5
-  // continuation bytes): one allocation sized up front, no second pass to measure.
-  let bound = 0;
-  for (const [name, value] of fields) bound += 13 + name.length + value.length;
-  const out = Buffer.allocUnsafe(bound);
-  let pos = 0;
-  for (const [name, value] of fields) {
-    const exact = STATIC_FIELD_INDEX.get(name)?.get(value);
-    if (exact !== undefined) {
-      // Indexed field (6.1); every static index (<= 61) fits the 7-bit prefix.
-      out[pos++] = 0x80 | exact;
-      continue;
-    }
-    // Literal without indexing (6.2.2), or never indexed (6.2.3) for credentials so that a proxy
-    // that re-encodes them keeps them out of its table too (7.1.3). Static names are lower-case
-    // already, so only the others are checked.
-    const flags = SENSITIVE_NAMES.has(name) ? 0x10 : 0x00;
-    const nameIndex = STATIC_NAME_INDEX.get(name);
-    if (nameIndex === undefined) {
-      out[pos++] = flags;
-      pos = writeString(out, pos, name, true);
-    } else {
-      pos = writeInteger(out, pos, flags, 4, nameIndex);
-    }
-    pos = writeString(out, pos, value, false);
-  }
-  return out.subarray(0, pos);
-}
-
-// An integer with an N-bit prefix (5.1); `flags` are the bits of the first byte above the prefix.
-function writeInteger(out: Buffer, pos: number, flags: number, prefixBits: number, value: number): number {
-  const prefixMax = (1 << prefixBits) - 1;
-  if (value < prefixMax) {
-    out[pos++] = flags | value;
-    return pos;
-  }
-  out[pos++] = flags | prefixMax;
-  let rest = value - prefixMax;
-  while (rest >= 0x80) {
-    out[pos++] = (rest & 0x7f) | 0x80;
-    rest = Math.floor(rest / 128);
-  }
-  out[pos++] = rest;
-  return pos;
-}
-
-// A raw (not Huffman-coded) string literal (5.2), one byte per char.
-function writeString(out: Buffer, pos: number, s: string, isName: boolean): number {
-  if (isName && s.length === 0) throw new TypeError("header name must not be empty");
-  pos = writeInteger(out, pos, 0x00, 7, s.length);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    // Writing the low byte of a wider char would silently send a different header.
-    if (c > 0xff) throw new TypeError(`header ${isName ? "name" : "value"} has a char beyond latin1: ${JSON.stringify(s)}`);
-    // HTTP/2 (RFC 9113 8.2.1) makes a field with an upper-case name malformed.
-    if (isName && c >= 0x41 && c <= 0x5a) throw new TypeError(`header name must be lower-case: ${JSON.stringify(s)}`);
-    out[pos++] = c;
-  }
-  return pos;
 }

@@ -69,7 +69,8 @@ export class H2Stream {
   /** @internal Which header block the response expects next (fields.ts). */
   phase: ResponsePhase = "head";
   /** @internal */ readonly out: Outgoing[] = [];
-  /** @internal */ block: Buffer | undefined;
+  /** @internal The request header fields, until the connection encodes and sends them. */
+  fields: readonly HeaderField[] | undefined;
 
   /** Created by `H2Connection.request`. */
   constructor(
