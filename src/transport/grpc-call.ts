@@ -11,6 +11,7 @@ import { grpcError } from "../codec/v3-errors.js";
 import { FrameDecoder, GrpcFrameError, encodeFrame } from "./grpc-frame.js";
 import type { GrpcSession, SessionWaiter } from "./grpc-session.js";
 import { H2Error, H2_ERROR, type H2Stream, type H2StreamHandler, type HeaderField } from "./h2/connection.js";
+import { checkFields } from "./h2/hpack-encode.js";
 
 /** Extra request headers, e.g. `{ token: "…", hasleader: "true" }`. */
 export type Metadata = Readonly<Record<string, string>>;
@@ -179,14 +180,19 @@ export class GrpcCall implements SessionWaiter, H2StreamHandler {
   }
 
   private headerFields(): readonly HeaderField[] {
-    // The method's fields, cached by the session, plus the per-call ones.
+    // The method's fields, cached and checked by the session, plus the per-call ones (the
+    // timeout is our own digits and unit; metadata is checked here).
     const base = this.session.requestHeaders(this.spec.path);
     const timeout = this.spec.timeout;
     const metadata = this.spec.metadata;
     if (timeout === undefined && metadata === undefined) return base;
     const fields: HeaderField[] = [...base];
     if (timeout !== undefined) fields.push(["grpc-timeout", grpcTimeout(timeout)]);
-    if (metadata !== undefined) for (const name of Object.keys(metadata)) fields.push([name, metadata[name] ?? ""]);
+    if (metadata !== undefined) {
+      const extra = Object.keys(metadata).map((name): HeaderField => [name, metadata[name] ?? ""]);
+      checkFields(extra);
+      fields.push(...extra);
+    }
     return fields;
   }
 

@@ -18,6 +18,7 @@ import { performance } from "node:perf_hooks";
 import type { TlsOptions } from "../options.js";
 import { dial, isTls } from "./dial.js";
 import { H2Connection, H2Error, type H2ConnectionOptions, type H2State, type HeaderField } from "./h2/connection.js";
+import { checkFields } from "./h2/hpack-encode.js";
 
 /** How a session is dialled and kept alive. */
 export interface SessionConfig {
@@ -125,7 +126,7 @@ export class GrpcSession {
     this.ticker.unref();
   }
 
-  /** The request header fields every call to `path` starts with, built once per method (the connection encodes them). */
+  /** The request header fields every call to `path` starts with, built and checked once per method (the connection encodes them). */
   requestHeaders(path: string): readonly HeaderField[] {
     let fields = this.headerFields.get(path);
     if (fields === undefined) {
@@ -138,6 +139,7 @@ export class GrpcSession {
         ["te", "trailers"],
         ["user-agent", "etcd-ts"],
       ];
+      checkFields(fields);
       this.headerFields.set(path, fields);
     }
     return fields;

@@ -73,20 +73,8 @@ export const COMMANDS: readonly CommandEntry[] = [
     ],
   },
   { name: "alarm", load: async () => (await import("./maintenance.js")).ALARM, summary: [["alarm disarm", "Disarms all alarms"], ["alarm list", "Lists all alarms"]] },
-  {
-    name: "defrag",
-    load: async () => (await import("./maintenance.js")).DEFRAG,
-    summary: [
-      ["defrag", "Defragments the storage of the etcd members with given endpoints"],
-    ],
-  },
-  {
-    name: "move-leader",
-    load: async () => (await import("./maintenance.js")).MOVE_LEADER,
-    summary: [
-      ["move-leader", "Transfers leadership to another etcd cluster member."],
-    ],
-  },
+  { name: "defrag", load: async () => (await import("./maintenance.js")).DEFRAG, summary: [["defrag", "Defragments the storage of the etcd members with given endpoints"]] },
+  { name: "move-leader", load: async () => (await import("./maintenance.js")).MOVE_LEADER, summary: [["move-leader", "Transfers leadership to another etcd cluster member."]] },
   {
     name: "snapshot",
     load: async () => (await import("./maintenance.js")).SNAPSHOT,

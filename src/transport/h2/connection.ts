@@ -21,7 +21,7 @@
 import type { Socket } from "node:net";
 import { FrameParser, H2CodecError, type FrameSink, type SettingEntry } from "./codec.js";
 import { HeaderListTooLargeError, HpackDecoder, HpackError, type HeaderField } from "./hpack.js";
-import { HpackEncoder, checkFields } from "./hpack-encode.js";
+import { HpackEncoder } from "./hpack-encode.js";
 import { DEFAULT_WINDOW, FLAG, FRAME, H2_ERROR, MAX_WINDOW, PREFACE, SETTING, frame, goawayFrame, settingsFrame, windowUpdateFrame } from "./frames.js";
 import { H2Stream, type H2StreamHandler } from "./stream.js";
 import { StreamTable } from "./streams.js";
@@ -114,9 +114,10 @@ export class H2Connection {
   }
 
   /**
-   * Opens a stream with its request header fields; it starts now, or once a stream slot frees
-   * up. Throws H2Error once the connection takes no new streams or its queue is full, and
-   * TypeError for a field HPACK can't carry (checked here, since the block is encoded at start).
+   * Opens a stream with its request header fields, which must have passed `checkFields`
+   * (hpack-encode.ts; the block is encoded when the stream starts, which may be later); it starts
+   * now, or once a stream slot frees up. Throws H2Error once the connection takes no new streams
+   * or its queue is full.
    */
   request(fields: readonly HeaderField[], handler: H2StreamHandler): H2Stream {
     // A rotated connection still starts the calls its owner admitted before it rotated (a
@@ -124,7 +125,6 @@ export class H2Connection {
     // others. Stream ids past maxStreamId remain until 2^31, where `start` refuses them.
     const rotated = this.current === "draining" && this.goawayLastStreamId < 0;
     if (!this.takesStreams && !rotated) throw new H2Error("ERR_H2_GOAWAY", "the HTTP/2 connection takes no new streams");
-    checkFields(fields);
     const stream = new H2Stream(this.table, handler);
     stream.fields = fields;
     if (this.streams.size < this.maxConcurrent) this.start(stream);
