@@ -475,6 +475,10 @@ describe("weak consistency", () => {
     const strong = new EtcdV3Client({ endpoints: only });
     const others = [0, 1, 2].filter((i) => i !== leader);
     try {
+      // The put was acknowledged by the member it went through, which may not be the leader; a
+      // linearizable read on the leader waits until the leader has applied it too, so the weak
+      // (serializable) reads below can't race its apply.
+      await strong.get(key);
       assert.equal((await weak.get(key)).kvs[0]?.value.toString(), "before");
       for (const i of others) await cluster.member(i).pause();
       const weakRead = await weak.get(key, { timeout: 3000 });
