@@ -7,6 +7,13 @@ import { EtcdError } from "../errors.js";
 /** How a call ended early, when it did. */
 export type CallEnd = { readonly kind: "aborted"; readonly reason: unknown } | { readonly kind: "deadline"; readonly ms: number };
 
+/**
+ * Deadlines at most this far off get their timer when the call starts; later ones only when the
+ * engine's tick (every 50 ms) finds the call still running. Most calls end within a few ms, and a
+ * timer each (created, listed, cleared and collected) was about 2 % of a v3 call's client CPU.
+ */
+export const EAGER_DEADLINE_MS = 200;
+
 /** Tracks a call's signal and deadline, and aborts its current attempt when either fires. */
 export class CallScope {
   private end: CallEnd | undefined;
@@ -14,24 +21,40 @@ export class CallScope {
   current: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly signal: AbortSignal | undefined;
+  private readonly timeoutMs: number;
+  private readonly deadlineAt: number;
   private wake: (() => void) | undefined;
-  private readonly onAbort = (): void => {
-    this.finish({ kind: "aborted", reason: this.signal?.reason });
-  };
+  private onAbort: (() => void) | undefined;
 
-  /** Starts the deadline timer and listens to the caller's signal. */
-  constructor(signal: AbortSignal | undefined, timeoutMs: number) {
+  /** Listens to the caller's signal and starts the deadline (its timer at once when it is near, else on `arm`). */
+  constructor(signal: AbortSignal | undefined, timeoutMs: number, now = performance.now()) {
     this.signal = signal;
+    this.timeoutMs = timeoutMs > 0 && Number.isFinite(timeoutMs) ? timeoutMs : 0;
+    this.deadlineAt = now + this.timeoutMs;
     if (signal?.aborted) {
       this.end = { kind: "aborted", reason: signal.reason };
       return;
     }
-    signal?.addEventListener("abort", this.onAbort, { once: true });
-    if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
-      this.timer = setTimeout(() => {
-        this.finish({ kind: "deadline", ms: timeoutMs });
-      }, timeoutMs);
+    if (signal !== undefined) {
+      const onAbort = (): void => {
+        this.finish({ kind: "aborted", reason: signal.reason });
+      };
+      this.onAbort = onAbort;
+      signal.addEventListener("abort", onAbort, { once: true });
     }
+    if (this.timeoutMs > 0 && this.timeoutMs <= EAGER_DEADLINE_MS) this.arm(now);
+  }
+
+  /** Starts the deadline's timer if the call has one and it is not running yet (the engine's tick calls this). */
+  arm(now = performance.now()): void {
+    if (this.timer !== undefined || this.timeoutMs === 0 || this.end !== undefined) return;
+    const ms = this.timeoutMs;
+    this.timer = setTimeout(
+      () => {
+        this.finish({ kind: "deadline", ms });
+      },
+      Math.max(0, this.deadlineAt - now),
+    );
   }
 
   private finish(end: CallEnd): void {
@@ -72,7 +95,7 @@ export class CallScope {
   /** Releases the timer and the signal listener. */
   dispose(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
-    this.signal?.removeEventListener("abort", this.onAbort);
+    if (this.onAbort !== undefined) this.signal?.removeEventListener("abort", this.onAbort);
   }
 }
 

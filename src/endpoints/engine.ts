@@ -12,7 +12,7 @@
  * - weak reads are checked against the highest index and term seen before they started, and the
  *   member in use is health-checked every second, so an isolated member is left even when idle.
  */
-import { getEventListeners } from "node:events";
+import { reusableAbortController, unheard } from "../abort-slot.js";
 import { EtcdError, canRetry, type Repeat } from "../errors.js";
 import { DEFAULTS, type CallOptions, type EngineOptions, type Logger } from "../options.js";
 import { CallScope, endError } from "./call.js";
@@ -175,6 +175,8 @@ export class EndpointEngine {
   async execute<T>(op: Operation<T>, call: CallOptions = {}): Promise<T> {
     if (this.closed) throw new EtcdError("CLIENT_CLOSED", "the client is closed");
     const scope = new CallScope(call.signal, call.timeout ?? this.config.requestTimeout ?? DEFAULTS.requestTimeout);
+    // While calls run, the tick (which starts their deadline timers) keeps the process alive, as a timer per call did.
+    if (this.scopes.size === 0) this.ticker?.ref();
     this.scopes.add(scope);
     const watermark = op.weakRead === true ? { ...this.seen } : undefined;
     const failures: EtcdError[] = [];
@@ -205,6 +207,7 @@ export class EndpointEngine {
     } finally {
       scope.dispose();
       this.scopes.delete(scope);
+      if (this.scopes.size === 0) this.ticker?.unref();
     }
   }
 
@@ -214,7 +217,7 @@ export class EndpointEngine {
     scope: CallScope,
     watermark: Progress | undefined,
   ): Promise<{ ok: true; value: T } | { ok: false; error: EtcdError }> {
-    const controller = this.spareControllers.pop() ?? new AbortController();
+    const controller = this.spareControllers.pop() ?? reusableAbortController();
     const record: Attempt = {
       controller,
       longPoll: op.longPoll === true,
@@ -252,7 +255,7 @@ export class EndpointEngine {
   private recycle(controller: AbortController): void {
     const signal = controller.signal;
     if (signal.aborted || this.spareControllers.length >= SPARE_CONTROLLERS) return;
-    if (getEventListeners(signal, "abort").length === 0) this.spareControllers.push(controller);
+    if (unheard(signal)) this.spareControllers.push(controller);
   }
 
   /** Records a reply's progress, or throws STALE_READ when a weak read came from the past. */
@@ -359,9 +362,10 @@ export class EndpointEngine {
     for (const wake of this.activeWaiters) wake();
   }
 
-  /** One timer drives everything periodic: suspect probes, re-probes of set-aside members, the health check. */
+  /** One timer drives everything periodic: suspect probes, re-probes of set-aside members, the health check, and the deadline timers of calls still running. */
   private tick(): void {
     const now = performance.now();
+    for (const scope of this.scopes) scope.arm(now);
     this.abandonLostProposals(now);
     for (const member of this.members) {
       if (member.probing) continue;
@@ -497,6 +501,8 @@ export class EndpointEngine {
     clearInterval(this.ticker);
     clearInterval(this.syncTimer);
     this.ticker = undefined;
+    // Without the tick, the calls still finishing need their deadline timers now.
+    for (const scope of this.scopes) scope.arm();
     for (const probe of this.probes) probe.abort();
   }
 

@@ -6,6 +6,7 @@
  * States: `queued` (waiting for its session: provably unsent), `open` (the stream exists; the
  * request may have left), `done` (settled exactly once, by the reply, a failure, or an abort).
  */
+import { listen, unlisten } from "../abort-slot.js";
 import { EtcdError, type Delivery } from "../errors.js";
 import { grpcError } from "../codec/v3-errors.js";
 import { FrameDecoder, GrpcFrameError, encodeFrame } from "./grpc-frame.js";
@@ -69,7 +70,7 @@ export class GrpcCall implements SessionWaiter, H2StreamHandler {
     this.decoder = new FrameDecoder(spec.maxMessageBytes, (m) => {
       this.onMessage(m);
     });
-    spec.signal?.addEventListener("abort", this.onAbort, { once: true });
+    if (spec.signal !== undefined) listen(spec.signal, this.onAbort);
   }
 
   /** Hands the call to its session (or to `session`, its successor), which starts it now or once ready. */
@@ -106,17 +107,19 @@ export class GrpcCall implements SessionWaiter, H2StreamHandler {
   /** H2StreamHandler: response headers, or trailers. */
   headers(fields: readonly HeaderField[], end: boolean): void {
     this.session.reads++;
-    const headers = toHeaders(fields);
     // An informational (1xx) block comes before the response and says nothing about the call.
-    if (!this.sawHeaders && isInformational(headers[":status"])) {
-      if (end) this.fault("MALFORMED_RESPONSE", `the stream ended with an informational ${headers[":status"] ?? ""} block`, headers);
-      return;
+    if (!this.sawHeaders) {
+      const status = field(fields, ":status");
+      if (isInformational(status)) {
+        if (end) this.fault("MALFORMED_RESPONSE", `the stream ended with an informational ${status ?? ""} block`, toHeaders(fields));
+        return;
+      }
     }
     // The first block is the response headers (with grpc-status in a trailers-only reply), the second the trailers.
-    if (this.sawHeaders) this.readStatus(headers);
+    if (this.sawHeaders) this.readStatus(fields);
     else {
       this.sawHeaders = true;
-      this.onHeaders(headers);
+      this.onHeaders(fields);
     }
   }
 
@@ -196,20 +199,20 @@ export class GrpcCall implements SessionWaiter, H2StreamHandler {
     return fields;
   }
 
-  private onHeaders(headers: Headers): void {
-    const httpStatus = headers[":status"];
+  private onHeaders(fields: readonly HeaderField[]): void {
+    const httpStatus = field(fields, ":status");
     if (httpStatus !== "200") {
-      this.fault("UNEXPECTED_STATUS", `HTTP status ${httpStatus ?? "missing"} instead of 200`, headers);
+      this.fault("UNEXPECTED_STATUS", `HTTP status ${httpStatus ?? "missing"} instead of 200`, toHeaders(fields));
       return;
     }
     // A trailers-only reply (an error before any message) carries grpc-status in its headers.
-    if (headers["grpc-status"] !== undefined) {
-      this.readStatus(headers);
+    if (field(fields, "grpc-status") !== undefined) {
+      this.readStatus(fields);
       return;
     }
-    const type = headers["content-type"];
+    const type = field(fields, "content-type");
     if (type === undefined || !(type === "application/grpc" || type.startsWith("application/grpc+") || type.startsWith("application/grpc;"))) {
-      this.fault("MALFORMED_RESPONSE", `content-type ${type ?? "missing"} is not application/grpc`, headers);
+      this.fault("MALFORMED_RESPONSE", `content-type ${type ?? "missing"} is not application/grpc`, toHeaders(fields));
     }
   }
 
@@ -234,12 +237,12 @@ export class GrpcCall implements SessionWaiter, H2StreamHandler {
     this.reply = message;
   }
 
-  private readStatus(headers: Headers): void {
-    const raw = headers["grpc-status"];
+  private readStatus(fields: readonly HeaderField[]): void {
+    const raw = field(fields, "grpc-status");
     if (raw === undefined) return;
     const status = raw !== "" ? Number(raw) : Number.NaN;
     this.status = Number.isInteger(status) && status >= 0 ? status : -1;
-    const message = headers["grpc-message"];
+    const message = field(fields, "grpc-message");
     this.statusMessage = message === undefined ? "" : decodeGrpcMessage(message);
   }
 
@@ -308,7 +311,7 @@ export class GrpcCall implements SessionWaiter, H2StreamHandler {
   }
 
   private release(): void {
-    this.spec.signal?.removeEventListener("abort", this.onAbort);
+    if (this.spec.signal !== undefined) unlisten(this.spec.signal, this.onAbort);
     if (!this.entered) return;
     this.entered = false;
     const stream = this.stream;
@@ -351,7 +354,16 @@ function isInformational(status: string | undefined): boolean {
   return status !== undefined && status.length === 3 && status.startsWith("1");
 }
 
-/** The headers a call reads, by name; a repeated name keeps its first value. */
+/** The first value of the field `name`, or undefined (a reply's blocks hold a handful of fields, so a scan beats building a map). */
+function field(fields: readonly HeaderField[], name: string): string | undefined {
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i] as HeaderField;
+    if (f[0] === name) return f[1];
+  }
+  return undefined;
+}
+
+/** A block's fields by name, for an error's `response`; a repeated name keeps its first value. */
 function toHeaders(fields: readonly HeaderField[]): Headers {
   const headers: Headers = {};
   for (const [name, value] of fields) headers[name] ??= value;

@@ -13,6 +13,7 @@
  * Parsing and the request checks are in h1-parse.ts, free of sockets so they can be fuzzed.
  */
 import type net from "node:net";
+import { listen, unlisten } from "../abort-slot.js";
 import { DEFAULTS } from "../options.js";
 import { dial, isTls, type DialOptions } from "./dial.js";
 import { H1ReplyParser, requestProblem, type H1Reply, type H1Step } from "./h1-parse.js";
@@ -90,14 +91,14 @@ class Exchange {
   succeed(reply: H1Reply): void {
     if (this.settled) return;
     this.settled = true;
-    this.signal.removeEventListener("abort", this.onAbort);
+    unlisten(this.signal, this.onAbort);
     this.resolve(reply);
   }
 
   fail(error: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    this.signal.removeEventListener("abort", this.onAbort);
+    unlisten(this.signal, this.onAbort);
     this.reject(error);
   }
 }
@@ -151,7 +152,7 @@ export class H1Pool {
         exchange.fail(new H1Error(`refused before sending: ${problem}`, "INVALID_REQUEST", false));
         return;
       }
-      signal.addEventListener("abort", exchange.onAbort, { once: true });
+      listen(signal, exchange.onAbort);
       const connection = this.idle.pop();
       if (connection !== undefined) connection.send(exchange);
       else if (this.queue.length >= this.maxPending) {

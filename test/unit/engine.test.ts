@@ -6,6 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EndpointEngine, engineConfig, type Operation, type ProbeVerdict } from "../../src/endpoints/engine.js";
 import { backoffDelay, defaultCheckRetry } from "../../src/endpoints/retry.js";
+import { EAGER_DEADLINE_MS } from "../../src/endpoints/call.js";
 import { EtcdError, type Repeat } from "../../src/errors.js";
 import type { EngineEvent } from "../../src/endpoints/events.js";
 
@@ -276,6 +277,22 @@ test("the deadline ends a call with TIMEOUT, or OUTCOME_UNKNOWN for an unrepeata
   await assert.rejects(e.execute(op("get", true, (_ep, s) => hang(s)), { timeout: 50 }), (err: EtcdError) => err.code === "TIMEOUT");
   await assert.rejects(e.execute(op("create", false, (_ep, s) => hang(s)), { timeout: 50 }), (err: EtcdError) => err.code === "OUTCOME_UNKNOWN");
   e.close();
+});
+
+test("a deadline too far off for a timer at the start still ends the call on time, also after close()", async () => {
+  // Beyond EAGER_DEADLINE_MS the timer starts at the engine's next tick, with the time left.
+  const ms = EAGER_DEADLINE_MS + 200;
+  const { e } = engine();
+  const started = performance.now();
+  await assert.rejects(e.execute(op("get", true, (_ep, s) => hang(s)), { timeout: ms }), (err: EtcdError) => err.code === "TIMEOUT");
+  const took = performance.now() - started;
+  assert.ok(took >= ms - 5, `ended after ${took.toFixed(0)} ms, before its ${ms} ms deadline`);
+  // Generous for a loaded machine; a call whose timer never started would hang until the test's own timeout.
+  assert.ok(took < ms + 3000, `ended after ${took.toFixed(0)} ms, long after its ${ms} ms deadline`);
+  // close() stops the tick, so it starts the timers of the calls still running itself.
+  const pending = e.execute(op("get", true, (_ep, s) => hang(s)), { timeout: ms });
+  e.close();
+  await assert.rejects(pending, (err: EtcdError) => err.code === "TIMEOUT");
 });
 
 test("the caller's abort reason is rethrown unchanged", async () => {
