@@ -2,7 +2,7 @@
  * Abort listening without EventTarget's cost on the hot path. The engine gives each attempt a
  * recycled AbortController's signal, and the transport listens to it for the length of one call.
  * On Node 20 an `addEventListener`/`removeEventListener` pair on an AbortSignal costs about
- * 1.2 µs, 4–5 % of a whole v3 call's client CPU (docs/performance.md, "Client CPU per v3 call").
+ * 1.2 µs, about 5 % of a v3 call's client CPU (docs/performance.md, "Client CPU per call, round 3").
  * A controller made by `reusableAbortController` instead carries one permanent listener of ours
  * that forwards the abort to a single callback slot, which a call fills and clears with a
  * WeakMap lookup each. Any other signal, or a second listener on the same one, takes the

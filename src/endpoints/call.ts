@@ -10,7 +10,8 @@ export type CallEnd = { readonly kind: "aborted"; readonly reason: unknown } | {
 /**
  * Deadlines at most this far off get their timer when the call starts; later ones only when the
  * engine's tick (every 50 ms) finds the call still running. Most calls end within a few ms, and a
- * timer each (created, listed, cleared and collected) was about 2 % of a v3 call's client CPU.
+ * timer each (created, listed, cleared and collected) cost 8–13 % of a v3 range's client CPU
+ * (docs/performance.md, "Client CPU per call, round 3").
  */
 export const EAGER_DEADLINE_MS = 200;
 
