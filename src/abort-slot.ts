@@ -51,5 +51,6 @@ export function unlisten(signal: AbortSignal, callback: () => void): void {
 export function unheard(signal: AbortSignal): boolean {
   const slot = slots.get(signal);
   if (slot === undefined) return getEventListeners(signal, "abort").length === 0;
-  return slot.callback === undefined && getEventListeners(signal, "abort").length === 1;
+  // Our own listener is there until the abort, which removes it with every other `once` listener.
+  return slot.callback === undefined && getEventListeners(signal, "abort").length === (signal.aborted ? 0 : 1);
 }
