@@ -89,6 +89,10 @@ export const V3_ERROR_MESSAGES: ReadonlyMap<string, V3ErrorRule> = new Map<strin
   // UNKNOWN, later gRPC servers as DEADLINE_EXCEEDED). A write may have been proposed before it
   // gave up and may still commit, so it is pending: a write reports OUTCOME_UNKNOWN, never "not applied".
   ["context deadline exceeded", { code: "TIMEOUT", delivery: "pending" }],
+  // etcd stopped waiting for a proposal because the request's context was cancelled on its side
+  // (sent as UNKNOWN): the proposal may already be in the log and commit later, as after a timeout.
+  // A 30-minute torture run met one on a txn, which was then counted as "not applied".
+  ["request cancelled", { code: "UNAVAILABLE", delivery: "pending" }],
 ]);
 
 const PREFIX = "etcdserver: ";

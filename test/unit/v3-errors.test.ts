@@ -40,6 +40,7 @@ const CASES: readonly (readonly [number, string, EtcdErrorCode, Delivery | undef
   [S.UNAVAILABLE, "etcdserver: request timed out, possibly due to previous leader failure", "UNAVAILABLE", "pending"],
   [S.UNAVAILABLE, "etcdserver: request timed out, possibly due to connection lost", "UNAVAILABLE", "pending"],
   [S.UNAVAILABLE, "etcdserver: request timed out, waiting for the applied index took too long", "UNAVAILABLE", "pending"],
+  [S.UNKNOWN, "etcdserver: request cancelled", "UNAVAILABLE", "pending"],
   // gRPC's own statuses, with no etcd message.
   [S.UNAVAILABLE, "", "UNAVAILABLE", "unknown"],
   [S.UNAVAILABLE, "transport is closing", "UNAVAILABLE", "unknown"],
