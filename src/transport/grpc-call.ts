@@ -107,20 +107,19 @@ export class GrpcCall implements SessionWaiter, H2StreamHandler {
   /** H2StreamHandler: response headers, or trailers. */
   headers(fields: readonly HeaderField[], end: boolean): void {
     this.session.reads++;
-    // An informational (1xx) block comes before the response and says nothing about the call.
-    if (!this.sawHeaders) {
-      const status = field(fields, ":status");
-      if (isInformational(status)) {
-        if (end) this.fault("MALFORMED_RESPONSE", `the stream ended with an informational ${status ?? ""} block`, toHeaders(fields));
-        return;
-      }
-    }
     // The first block is the response headers (with grpc-status in a trailers-only reply), the second the trailers.
-    if (this.sawHeaders) this.readStatus(fields);
-    else {
-      this.sawHeaders = true;
-      this.onHeaders(fields);
+    if (this.sawHeaders) {
+      this.readStatus(fields);
+      return;
     }
+    const status = field(fields, ":status");
+    // An informational (1xx) block comes before the response and says nothing about the call.
+    if (isInformational(status)) {
+      if (end) this.fault("MALFORMED_RESPONSE", `the stream ended with an informational ${status ?? ""} block`, toHeaders(fields));
+      return;
+    }
+    this.sawHeaders = true;
+    this.onHeaders(fields, status);
   }
 
   /** H2StreamHandler: one DATA payload. */
@@ -199,8 +198,7 @@ export class GrpcCall implements SessionWaiter, H2StreamHandler {
     return fields;
   }
 
-  private onHeaders(fields: readonly HeaderField[]): void {
-    const httpStatus = field(fields, ":status");
+  private onHeaders(fields: readonly HeaderField[], httpStatus: string | undefined): void {
     if (httpStatus !== "200") {
       this.fault("UNEXPECTED_STATUS", `HTTP status ${httpStatus ?? "missing"} instead of 200`, toHeaders(fields));
       return;
